@@ -1,0 +1,87 @@
+//! The one linker every call is instantiated against.
+//!
+//! It serves all of WASI 0.2 (each call decided by the sandbox's grant) and `wasmgov:tool/host`.
+//! Nothing else: a component importing anything outside [`SUPPORTED_INTERFACES`] is refused at
+//! load with the list of what it asked for, never stubbed with traps.
+
+use wasmtime::Engine;
+use wasmtime::component::{HasSelf, Linker};
+
+use crate::bindings::wasmgov::tool::host;
+use crate::sandbox::Sandbox;
+
+/// Every interface a tool may import (without version), each served and gated by the host.
+pub const SUPPORTED_INTERFACES: &[&str] = &[
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:clocks/monotonic-clock",
+    "wasi:clocks/wall-clock",
+    "wasi:filesystem/types",
+    "wasi:filesystem/preopens",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:sockets/network",
+    "wasi:sockets/instance-network",
+    "wasi:sockets/tcp",
+    "wasi:sockets/tcp-create-socket",
+    "wasi:sockets/udp",
+    "wasi:sockets/udp-create-socket",
+    "wasi:sockets/ip-name-lookup",
+    "wasmgov:tool/host",
+    "wasmgov:tool/types",
+];
+
+/// Whether an import name such as `wasi:cli/stdout@0.2.4` is one the host serves.
+///
+/// WASI imports must be 0.2.x (the linker matches semver-compatibly within 0.2);
+/// `wasmgov:tool/host` must be 0.1.x.
+pub fn is_supported_import(name: &str) -> bool {
+    let (base, version) = match name.split_once('@') {
+        Some((b, v)) => (b, Some(v)),
+        None => (name, None),
+    };
+    if !SUPPORTED_INTERFACES.contains(&base) {
+        return false;
+    }
+    let want = if base.starts_with("wasi:") {
+        "0.2."
+    } else {
+        "0.1."
+    };
+    version.is_some_and(|v| v.starts_with(want))
+}
+
+/// A linker serving WASI 0.2 and `wasmgov:tool/host` for [`Sandbox`] stores.
+pub fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<Sandbox>> {
+    let mut linker = Linker::<Sandbox>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    host::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |s| s)?;
+    Ok(linker)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_known_interfaces_at_known_versions_are_supported() {
+        assert!(is_supported_import("wasi:cli/stdout@0.2.4"));
+        assert!(is_supported_import("wasmgov:tool/host@0.1.0"));
+        assert!(!is_supported_import("wasi:cli/stdout"));
+        assert!(!is_supported_import("wasi:cli/stdout@0.3.0"));
+        assert!(!is_supported_import("wasi:http/outgoing-handler@0.2.4"));
+        assert!(!is_supported_import("evil:host/exec@1.0.0"));
+    }
+}

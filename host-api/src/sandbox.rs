@@ -1,0 +1,101 @@
+//! One call's sandbox: the store data behind every import.
+//!
+//! A sandbox is built fresh for each call from a [`SandboxConfig`] and dropped with the call's
+//! store, so nothing of one call is visible to the next. It starts from nothing: stdin is the
+//! call's input (or empty), stdout and stderr are captured under the output budget, and each
+//! capability (files, env, network) is added only by its own module from the grant.
+
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryInputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::limiter::MemoryLimiter;
+use crate::output::{CappedPipe, OutputBudget};
+use crate::{env, fs, net};
+
+/// What one call's sandbox may see and use. Everything absent is denied.
+#[derive(Debug, Clone, Default)]
+pub struct SandboxConfig {
+    /// Bytes the tool reads on stdin (a command tool's input).
+    pub stdin: Vec<u8>,
+    /// Linear-memory cap, bytes.
+    pub memory: u64,
+    /// Cap on result + stdout + stderr + log lines, bytes.
+    pub output: u64,
+    /// Directories bound into the guest.
+    pub binds: Vec<fs::Bind>,
+    /// Environment variables the tool sees.
+    pub env: Vec<(String, String)>,
+}
+
+/// A log line the tool wrote through `wasmgov:tool/host.log`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestLog {
+    /// `trace`, `debug`, `info`, `warn` or `error`.
+    pub level: &'static str,
+    /// The message (cut at [`crate::host::MAX_LOG_MESSAGE`]).
+    pub message: String,
+}
+
+/// The store data of one call.
+pub struct Sandbox {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    /// Memory accounting and cap.
+    pub limiter: MemoryLimiter,
+    /// The shared output budget.
+    pub output: Arc<OutputBudget>,
+    /// Captured stdout.
+    pub stdout: CappedPipe,
+    /// Captured stderr.
+    pub stderr: CappedPipe,
+    /// Lines the tool logged.
+    pub logs: Vec<GuestLog>,
+    /// Host calls made so far (counted by the runtime's call hook).
+    pub host_calls: u64,
+}
+
+/// Most handles (files, streams, pollables) a call may hold open at once.
+pub const MAX_HANDLES: usize = 10_000;
+
+impl Sandbox {
+    /// Build a sandbox granting exactly what `config` names.
+    pub fn new(config: SandboxConfig) -> Result<Self, fs::BindError> {
+        let output = OutputBudget::new(config.output);
+        let stdout = CappedPipe::new(output.clone());
+        let stderr = CappedPipe::new(output.clone());
+        let mut b = WasiCtxBuilder::new();
+        b.stdin(MemoryInputPipe::new(config.stdin))
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_blocking_current_thread(false)
+            // A `get-random-bytes` call may not make the host allocate more than this.
+            .max_random_size(1 << 20);
+        net::deny_all(&mut b);
+        env::apply(&mut b, &config.env);
+        fs::apply(&mut b, &config.binds)?;
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_HANDLES);
+        Ok(Self {
+            wasi: b.build(),
+            table,
+            limiter: MemoryLimiter::new(config.memory),
+            output,
+            stdout,
+            stderr,
+            logs: Vec::new(),
+            host_calls: 0,
+        })
+    }
+}
+
+impl WasiView for Sandbox {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}

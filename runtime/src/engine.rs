@@ -1,0 +1,168 @@
+//! The wasmtime engine every call shares, and the thread that drives its epoch.
+//!
+//! Settings follow the measurements in `notes/perf-baseline.md`: a server keeps a pooling
+//! allocator (instantiation in single-digit microseconds once warm), while a one-shot CLI run uses
+//! the on-demand allocator because creating a pool costs milliseconds it would never earn back.
+//! Fuel and epoch interruption are both on: fuel bounds compute deterministically, epochs bound
+//! wall time (fuel does not tick while a tool is blocked in a host call; the invocation's outer
+//! timeout covers that case).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use wasmtime::{
+    Cache, CacheConfig, Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel,
+    PoolingAllocationConfig,
+};
+
+use crate::error::Error;
+
+/// How instances get their memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allocator {
+    /// Map memory per instance: cheapest to start, slower per call. Best for one-shot runs.
+    OnDemand,
+    /// Pre-reserved slots reused across calls: fastest per call. `max_concurrent` bounds calls
+    /// in flight (the runtime's semaphore is sized to it, so the pool never runs out).
+    Pooling {
+        /// Most instances alive at once.
+        max_concurrent: u32,
+    },
+}
+
+/// Size of the wasm stack of one call.
+pub const MAX_WASM_STACK: usize = 512 << 10;
+/// How often the epoch advances; the granularity of wall-clock enforcement.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Engine settings an embedder may choose.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Allocation strategy.
+    pub allocator: Allocator,
+    /// Largest linear memory any call may have (the pool reserves this much per slot).
+    pub max_memory: u64,
+    /// Where compiled components are cached, keyed by content digest and engine settings.
+    /// `None` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            allocator: Allocator::Pooling { max_concurrent: 64 },
+            max_memory: 1 << 30,
+            cache_dir: None,
+        }
+    }
+}
+
+/// Build the shared engine (and the cache handle it writes to, if any).
+pub(crate) fn build(settings: &EngineSettings) -> Result<(Engine, Option<Cache>), Error> {
+    let mut cfg = Config::new();
+    cfg.wasm_component_model(true)
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        .max_wasm_stack(MAX_WASM_STACK)
+        .async_stack_size(2 << 20)
+        // Pooled stacks are reused across tools: zero them so one call cannot read another's.
+        .async_stack_zeroing(true)
+        .cranelift_opt_level(OptLevel::Speed)
+        .memory_init_cow(true)
+        .concurrency_support(false);
+    if let Allocator::Pooling { max_concurrent } = settings.allocator {
+        let n = max_concurrent.max(1);
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(n)
+            .max_component_instance_size(1 << 20)
+            .max_core_instances_per_component(32)
+            .total_core_instances(n * 32)
+            .max_memories_per_component(4)
+            .total_memories(n * 4)
+            .max_tables_per_component(16)
+            .total_tables(n * 16)
+            .total_stacks(n)
+            .max_memory_size(usize::try_from(settings.max_memory).unwrap_or(usize::MAX))
+            .table_elements(wasmgov_host_api::limiter::MAX_TABLE_ELEMENTS)
+            .max_unused_warm_slots(n.min(16))
+            .linear_memory_keep_resident(2 << 20)
+            .table_keep_resident(64 << 10)
+            .pagemap_scan(Enabled::Auto);
+        cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    let cache = match &settings.cache_dir {
+        Some(dir) => Some(open_cache(dir)?),
+        None => None,
+    };
+    cfg.cache(cache.clone());
+    let engine = Engine::new(&cfg)
+        .map_err(|e| Error::Internal(format!("cannot build the engine: {e:#}")))?;
+    Ok((engine, cache))
+}
+
+/// Open wasmtime's content-addressed compile cache in a host-private directory.
+///
+/// wasmtime keys each entry by the component's digest and the engine's settings and version, and
+/// only loads what it wrote there itself; the directory is created 0700 so no other user can
+/// plant an artifact.
+fn open_cache(dir: &Path) -> Result<Cache, Error> {
+    create_private_dir(dir)?;
+    let mut cc = CacheConfig::new();
+    cc.with_directory(dir);
+    Cache::new(cc).map_err(|e| Error::Internal(format!("cannot open the compile cache: {e:#}")))
+}
+
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    let meta = std::fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
+    if meta.permissions().mode() & 0o022 != 0 {
+        return Err(Error::io(
+            dir,
+            std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "directory is writable by others; refusing to use it for compiled code",
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] on its own OS thread, so a guest that hogs
+/// a tokio worker cannot starve its own deadline. Holds only a weak engine reference and stops
+/// when the engine is gone or the ticker is dropped.
+pub(crate) struct EpochTicker {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl EpochTicker {
+    pub(crate) fn start(engine: &Engine) -> Result<Self, Error> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let weak = engine.weak();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::Builder::new()
+            .name("wasmgov-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match weak.upgrade() {
+                        Some(e) => e.increment_epoch(),
+                        None => return,
+                    }
+                }
+            })
+            .map_err(|e| Error::Internal(format!("cannot start the epoch thread: {e}")))?;
+        Ok(Self { stop })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}

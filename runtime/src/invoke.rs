@@ -1,0 +1,320 @@
+//! One call: a fresh store, the limits armed, the tool run, the ending classified.
+//!
+//! Each call gets its own `Store` and `Sandbox`, so nothing of one call is visible to the next.
+//! Fuel bounds compute; an epoch deadline bounds wall time while the tool runs wasm; an outer
+//! timeout bounds wall time while it is blocked in a host call (fuel and epochs do not tick
+//! there); the memory limiter and the output budget fail the offending operation with a typed
+//! error; a call hook counts host calls. The ending is classified by which of these fired, not
+//! by parsing messages.
+
+use std::time::{Duration, Instant};
+
+use wasmtime::{CallHook, Engine, Store, Trap, UpdateDeadline};
+use wasmtime_wasi::I32Exit;
+
+use wasmgov_host_api::bindings::wasmgov::tool::types::Error as GuestError;
+use wasmgov_host_api::{
+    GuestLog, MemoryLimitExceeded, OutputLimitExceeded, Sandbox, SandboxConfig,
+};
+
+use crate::component::Prepared;
+use crate::engine::MAX_WASM_STACK;
+use crate::error::{Error, LimitHit, Refusal, ToolFailure};
+use crate::limits::{LimitKind, Limits};
+
+/// What one call used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CallStats {
+    /// Fuel burned.
+    pub fuel_used: u64,
+    /// Largest linear memory held at once, bytes.
+    pub peak_memory: u64,
+    /// Host calls made (transitions from the tool into the host).
+    pub host_calls: u64,
+    /// Output charged (result + stdout + stderr + log lines), bytes.
+    pub output: u64,
+    /// Wall time.
+    #[serde(serialize_with = "as_micros")]
+    pub duration: Duration,
+}
+
+fn as_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// Everything one call produced, whether it succeeded or not.
+#[derive(Debug)]
+pub struct CallOutcome {
+    /// The result (JSON text for a tool, stdout bytes for a command) or why there is none.
+    pub result: Result<Vec<u8>, Error>,
+    /// What the tool wrote to stdout that is not its result (tool world only).
+    pub stdout: Vec<u8>,
+    /// What the tool wrote to stderr.
+    pub stderr: Vec<u8>,
+    /// What the tool logged through `wasmgov:tool/host.log`.
+    pub logs: Vec<GuestLog>,
+    /// What the call used.
+    pub stats: CallStats,
+}
+
+/// The error the call hook raises when the host-call cap is reached.
+#[derive(Debug, thiserror::Error)]
+#[error("host-call limit of {0} reached")]
+struct HostCallLimit(u64);
+
+/// What a call asks of the tool.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Action<'a> {
+    /// `call(input)` of a tool, or `run` of a command with `input` on stdin.
+    Call(&'a [u8]),
+    /// `describe()` of a tool; the result is [`crate::ToolDescription`] as JSON.
+    Describe,
+}
+
+/// Run one call of `prepared` under `limits` in a sandbox built from `config`.
+pub(crate) async fn invoke(
+    engine: &Engine,
+    prepared: &Prepared,
+    mut config: SandboxConfig,
+    action: Action<'_>,
+    limits: Limits,
+) -> CallOutcome {
+    let input = match action {
+        Action::Call(i) => i,
+        Action::Describe => &[],
+    };
+    let start = Instant::now();
+    let is_command = matches!(prepared, Prepared::Command(_));
+    config.memory = limits.memory;
+    config.output = limits.output;
+    if is_command {
+        config.stdin = input.to_vec();
+    }
+    let sandbox = match Sandbox::new(config) {
+        Ok(s) => s,
+        Err(e) => {
+            return CallOutcome {
+                result: Err(Refusal::Bind(e).into()),
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+                logs: Vec::new(),
+                stats: CallStats::default(),
+            };
+        }
+    };
+    let mut store = Store::new(engine, sandbox);
+    store.limiter(|s| &mut s.limiter);
+    // A store starts with no fuel; component start-up burns fuel too, so set it before
+    // instantiating. Fuel is enabled on every engine this crate builds.
+    let fuel_ok = store.set_fuel(limits.fuel).is_ok();
+    let deadline = start + limits.timeout;
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        Ok(if Instant::now() >= deadline {
+            UpdateDeadline::Interrupt
+        } else {
+            UpdateDeadline::Yield(1)
+        })
+    });
+    let cap = limits.host_calls;
+    store.call_hook(move |mut cx, hook| {
+        if matches!(hook, CallHook::CallingHost) {
+            let s = cx.data_mut();
+            s.host_calls += 1;
+            if s.host_calls > cap {
+                return Err(wasmtime::Error::new(HostCallLimit(cap)));
+            }
+            // A tool that ignores failed writes would otherwise keep running after its output
+            // budget is spent; stop it at its next host call.
+            if s.output.exceeded() {
+                return Err(wasmtime::Error::new(OutputLimitExceeded {
+                    limit: s.output.limit(),
+                }));
+            }
+        }
+        Ok(())
+    });
+
+    let input_str = if is_command {
+        ""
+    } else {
+        std::str::from_utf8(input).unwrap_or("")
+    };
+    let ran = if !is_command && std::str::from_utf8(input).is_err() {
+        Ok(Ok(Err(ToolFailure::InvalidInput(
+            "input is not valid UTF-8".into(),
+        ))))
+    } else if !fuel_ok {
+        Ok(Err(wasmtime::Error::msg(
+            "fuel is not enabled on this engine",
+        )))
+    } else {
+        let run = async {
+            match prepared {
+                Prepared::Tool(pre) => {
+                    let inst = pre.instantiate_async(&mut store).await?;
+                    let guest = inst.wasmgov_tool_tool();
+                    if let Action::Describe = action {
+                        let info = guest.call_describe(&mut store).await?;
+                        return Ok(crate::describe::from_guest(info));
+                    }
+                    let r = guest.call_call(&mut store, input_str).await?;
+                    Ok::<_, wasmtime::Error>(match r {
+                        Ok(out) => Ok(out.into_bytes()),
+                        Err(GuestError::InvalidInput(m)) => Err(ToolFailure::InvalidInput(m)),
+                        Err(GuestError::Failed(m)) => Err(ToolFailure::Failed(m)),
+                    })
+                }
+                Prepared::Command(_) if matches!(action, Action::Describe) => {
+                    Ok(Err(ToolFailure::Failed(
+                        "a command tool cannot describe itself; only tool-world components can"
+                            .into(),
+                    )))
+                }
+                Prepared::Command(pre) => {
+                    let inst = pre.instantiate_async(&mut store).await?;
+                    let r = inst.wasi_cli_run().call_run(&mut store).await?;
+                    Ok(match r {
+                        Ok(()) => Ok(Vec::new()),
+                        Err(()) => Err(ToolFailure::Exit(1)),
+                    })
+                }
+            }
+        };
+        tokio::time::timeout(limits.timeout, run).await
+    };
+
+    let elapsed = start.elapsed();
+    let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+    let sandbox = store.data();
+    let mut stats = CallStats {
+        fuel_used,
+        peak_memory: sandbox.limiter.peak(),
+        host_calls: sandbox.host_calls.min(limits.host_calls),
+        output: 0,
+        duration: elapsed,
+    };
+    let hit = |kind: LimitKind, limit: u64, used: u64| {
+        Err(Error::Limit(LimitHit {
+            kind,
+            limit,
+            used,
+            elapsed,
+            fuel_used,
+        }))
+    };
+    let output_exceeded = sandbox.output.exceeded();
+    let result: Result<Vec<u8>, Error> = match ran {
+        Err(_elapsed) => {
+            let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+            hit(LimitKind::Timeout, ms(limits.timeout), ms(elapsed))
+        }
+        Ok(Ok(Ok(out))) => {
+            if is_command {
+                Ok(sandbox.stdout.contents())
+            } else if output_exceeded || sandbox.output.charge(out.len() as u64).is_err() {
+                hit(LimitKind::Output, limits.output, sandbox.output.used())
+            } else {
+                Ok(out)
+            }
+        }
+        Ok(Ok(Err(failure))) if output_exceeded => {
+            let _ = failure;
+            hit(LimitKind::Output, limits.output, sandbox.output.used())
+        }
+        Ok(Ok(Err(failure))) => Err(failure.into()),
+        Ok(Err(e)) => classify(e, sandbox, &limits, is_command, elapsed, fuel_used),
+    };
+    stats.output = sandbox.output.used();
+    let stdout = if is_command {
+        Vec::new()
+    } else {
+        sandbox.stdout.contents()
+    };
+    let stderr = sandbox.stderr.contents();
+    let logs = sandbox.logs.clone();
+    CallOutcome {
+        result,
+        stdout,
+        stderr,
+        logs,
+        stats,
+    }
+}
+
+/// Name the reason a call stopped with an error from wasmtime.
+fn classify(
+    e: wasmtime::Error,
+    sandbox: &Sandbox,
+    limits: &Limits,
+    is_command: bool,
+    elapsed: Duration,
+    fuel_used: u64,
+) -> Result<Vec<u8>, Error> {
+    let hit = |kind: LimitKind, limit: u64, used: u64| {
+        Err(Error::Limit(LimitHit {
+            kind,
+            limit,
+            used,
+            elapsed,
+            fuel_used,
+        }))
+    };
+    // A flood usually surfaces as the guest's own panic on a failed write: the budget knows.
+    if sandbox.output.exceeded() {
+        return hit(LimitKind::Output, limits.output, sandbox.output.used());
+    }
+    if let Some(m) = e
+        .downcast_ref::<MemoryLimitExceeded>()
+        .copied()
+        .or(sandbox.limiter.exceeded)
+    {
+        return hit(LimitKind::Memory, m.limit, m.desired);
+    }
+    if e.downcast_ref::<HostCallLimit>().is_some() {
+        return hit(LimitKind::HostCalls, limits.host_calls, sandbox.host_calls);
+    }
+    if let Some(exit) = e.downcast_ref::<I32Exit>() {
+        return match (exit.0, is_command) {
+            (0, true) => Ok(sandbox.stdout.contents()),
+            (code, _) => Err(ToolFailure::Exit(code).into()),
+        };
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => hit(LimitKind::Fuel, limits.fuel, fuel_used),
+        Some(Trap::Interrupt) => {
+            let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+            hit(LimitKind::Timeout, ms(limits.timeout), ms(elapsed))
+        }
+        Some(Trap::StackOverflow) => hit(
+            LimitKind::Stack,
+            MAX_WASM_STACK as u64,
+            MAX_WASM_STACK as u64,
+        ),
+        Some(t) => Err(Error::Trap {
+            message: trap_message(&t.to_string(), &e),
+        }),
+        None => Err(Error::Trap {
+            message: trap_message(&format!("{:#}", e.root_cause()), &e),
+        }),
+    }
+}
+
+/// The trap's description and the top of its wasm backtrace (enough to find the bug, bounded so
+/// a deep recursion does not print thousands of frames).
+fn trap_message(what: &str, e: &wasmtime::Error) -> String {
+    const FRAMES: usize = 8;
+    let mut msg = what.to_string();
+    if let Some(bt) = e.downcast_ref::<wasmtime::WasmBacktrace>() {
+        let text = bt.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        for l in lines.iter().take(FRAMES + 1) {
+            msg.push_str("\n    ");
+            msg.push_str(l.trim());
+        }
+        if lines.len() > FRAMES + 1 {
+            msg.push_str(&format!("\n    … {} more frames", lines.len() - FRAMES - 1));
+        }
+    }
+    msg
+}

@@ -1,0 +1,33 @@
+//! wasmgov runtime: load a tool, verify it, decide its grant, and run it under limits.
+//!
+//! Data flows one way: the CLI (or an embedder) calls into this crate, which verifies the package
+//! (manifest, signature, trust, policy), compiles the component once, and runs each call in a
+//! fresh sandbox built by `wasmgov-host-api`.
+
+pub mod component;
+pub mod describe;
+pub mod engine;
+pub mod error;
+pub mod grant;
+pub mod invoke;
+pub mod limits;
+pub mod manifest;
+pub mod names;
+pub mod net_pattern;
+pub mod package;
+pub mod pattern;
+pub mod pin;
+pub mod policy;
+pub mod ratchet;
+pub mod runtime;
+pub mod signature;
+pub mod toml_doc;
+pub mod trust;
+
+pub use component::{ComponentInfo, WorldKind};
+pub use describe::ToolDescription;
+pub use engine::{Allocator, EngineSettings};
+pub use error::{Error, LimitHit, Refusal, ToolFailure};
+pub use invoke::{CallOutcome, CallStats};
+pub use limits::{LimitKind, LimitOverrides, Limits};
+pub use runtime::{CallOptions, Grant, Runtime, RuntimeBuilder, Tool};

@@ -1,0 +1,50 @@
+//! One module per subcommand; each returns the process exit code.
+
+mod describe;
+mod inspect;
+mod run;
+
+use std::path::Path;
+
+use crate::flags::{Cli, Command};
+use crate::report::usage;
+
+/// Run the chosen subcommand.
+pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Run(a) => run::run(a),
+        Command::Describe(a) => describe::run(a),
+        Command::Inspect(a) => inspect::run(a),
+    }
+}
+
+/// Read a file the user named; failure is a usage error (exit 2).
+pub(crate) fn read_file(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| {
+        usage(
+            format!("cannot read {what} {}: {e}", path.display()),
+            Some("check the path and its permissions".to_string()),
+        )
+    })
+}
+
+/// A runtime for one-shot CLI use: on-demand allocation (a pool costs more to create than one
+/// call saves) and the compile cache under the state directory.
+pub(crate) fn cli_runtime(state: Option<&Path>) -> anyhow::Result<wasmgov::Runtime> {
+    let mut b = wasmgov::Runtime::builder().allocator(wasmgov::Allocator::OnDemand);
+    if let Some(dir) = state
+        .map(Path::to_path_buf)
+        .or_else(crate::paths::state_dir)
+    {
+        b = b.cache_dir(dir.join("cache"));
+    }
+    Ok(b.build()?)
+}
+
+/// A current-thread tokio runtime for one call.
+pub(crate) fn block_on<F: std::future::Future>(f: F) -> anyhow::Result<F::Output> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok(rt.block_on(f))
+}

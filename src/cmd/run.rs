@@ -1,0 +1,67 @@
+//! `wasmgov run`: one call of a tool in a fresh sandbox.
+//!
+//! stdout carries the tool's result and nothing else; what the tool wrote to its own stdout
+//! (tool world) or stderr, and what it logged, goes to stderr.
+
+use std::io::{IsTerminal, Read, Write};
+
+use crate::flags::RunArgs;
+use crate::report::usage;
+
+pub fn run(a: RunArgs) -> anyhow::Result<i32> {
+    let bytes = super::read_file(&a.tool, "component")?;
+    let input = read_input(&a)?;
+    let limits = a.limits.overrides().or(wasmgov::Limits::default());
+    let rt = super::cli_runtime(None)?;
+    let tool = rt.load_component(&bytes, limits)?;
+    let input = match input {
+        Some(i) => i,
+        None if tool.info().world == wasmgov::WorldKind::Command => Vec::new(),
+        None => {
+            return Err(usage(
+                "no input for the tool",
+                Some("pass --input JSON, --input-file FILE, or pipe JSON on stdin".to_string()),
+            ));
+        }
+    };
+    let out = super::block_on(tool.run(&input, &wasmgov::CallOptions::default()))?;
+    let mut err = std::io::stderr().lock();
+    err.write_all(&out.stdout)?;
+    err.write_all(&out.stderr)?;
+    for l in &out.logs {
+        writeln!(err, "[tool {}] {}", l.level, l.message)?;
+    }
+    drop(err);
+    let result = out.result?;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(&result)?;
+    if tool.info().world == wasmgov::WorldKind::Tool {
+        stdout.write_all(b"\n")?;
+    }
+    stdout.flush()?;
+    Ok(0)
+}
+
+fn read_input(a: &RunArgs) -> anyhow::Result<Option<Vec<u8>>> {
+    if let Some(s) = &a.input {
+        return Ok(Some(s.clone().into_bytes()));
+    }
+    if let Some(p) = &a.input_file {
+        if p.as_os_str() == "-" {
+            return read_stdin().map(Some);
+        }
+        return super::read_file(p, "input file").map(Some);
+    }
+    if std::io::stdin().is_terminal() {
+        return Ok(None);
+    }
+    read_stdin().map(Some)
+}
+
+fn read_stdin() -> anyhow::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut buf)
+        .map_err(|e| usage(format!("cannot read stdin: {e}"), None))?;
+    Ok(buf)
+}

@@ -1,0 +1,10 @@
+//! wasmgov's integration tests, in one binary so wasmtime is linked once.
+//!
+//! Each module reads like the threat or behaviour it defends. Tools come from `tools-examples/`,
+//! built from source once per test run (see `support`).
+
+mod cli;
+mod limits;
+mod refuse;
+mod sdk;
+mod support;
