@@ -18,11 +18,47 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a tool once in a fresh sandbox and print its result on stdout.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print a tool's name, description and input/output JSON Schemas.
     Describe(DescribeArgs),
     /// Print a component's sha256, size, world, imports and exports (runs nothing).
     Inspect(InspectArgs),
+    /// Write a new OpenSSH Ed25519 key pair for signing manifests.
+    Keygen(KeygenArgs),
+    /// Sign a manifest: writes MANIFEST.sig (SSHSIG, namespace wasmgov-manifest-v1).
+    Sign(SignArgs),
+    /// Check a manifest's signature, trust, expiry and (with --tool) pin; print the signer.
+    Verify(VerifyArgs),
+    /// Write a component's sha256 and size into a manifest's [component] table.
+    Pin(PinArgs),
+    /// Print the effective grant of a manifest under a policy, or why it would be refused.
+    Explain(ExplainArgs),
+    /// Manifest helpers.
+    #[command(subcommand)]
+    Manifest(ManifestCommand),
+}
+
+/// `wasmgov manifest ...`.
+#[derive(Debug, Subcommand)]
+pub enum ManifestCommand {
+    /// Print the JSON Schema of the manifest (for editors).
+    Schema,
+}
+
+/// Where trust, policy and state come from.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TrustFlags {
+    /// allowed_signers file (OpenSSH format). Default: $XDG_CONFIG_HOME/wasmgov/allowed_signers.
+    #[arg(long, value_name = "FILE")]
+    pub trust: Option<PathBuf>,
+    /// Revoked keys, one public key per line; revocation beats trust.
+    /// Default: $XDG_CONFIG_HOME/wasmgov/revoked_keys if it exists.
+    #[arg(long, value_name = "FILE")]
+    pub revoked: Option<PathBuf>,
+    /// Operator policy. Default: $XDG_CONFIG_HOME/wasmgov/policy.toml if it exists, else the
+    /// built-in policy (default limits, no publishers, no capabilities).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
 }
 
 /// Limit flags shared by commands that run a tool.
@@ -70,10 +106,107 @@ pub struct RunArgs {
     /// read when it is not a terminal.
     #[arg(long = "input-file", value_name = "FILE")]
     pub input_file: Option<PathBuf>,
-    /// Limits of this call. Without a manifest they set the call's limits; with one they can
-    /// only narrow what the manifest and policy allow.
+    /// The signed manifest. Default: TOOL.toml beside TOOL.wasm if it exists; its signature is
+    /// read from MANIFEST.sig. Without a manifest the tool gets no capability at all.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// Bind a guest path the manifest declares to a host directory; `:read` narrows
+    /// read-write to read. Cannot bind anything the manifest does not declare.
+    #[arg(long = "dir", value_name = "GUEST=HOST[:read]")]
+    pub dirs: Vec<wasmgov::grant::CliBind>,
+    /// Value for an environment variable the manifest declares (and the policy allows).
+    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+    /// Where a declared secret's value comes from: NAME=@FILE, NAME=file:/path or NAME=env:VAR.
+    /// The tool never sees it; the host injects it into requests to the secret's host.
+    #[arg(long = "secret", value_name = "NAME=SOURCE", value_parser = parse_secret)]
+    pub secrets: Vec<(String, wasmgov::grant::SecretSource)>,
+    /// Run a manifest that has no signature (loud: the operator vouches for it).
+    #[arg(long)]
+    pub allow_unsigned: bool,
+    /// Ratchet (rollback protection) and compile cache. Default: $XDG_STATE_HOME/wasmgov.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// Trust store, revoked keys and policy.
+    #[command(flatten)]
+    pub trust: TrustFlags,
+    /// Limits of this call. Without a manifest they set the call's limits (up to the policy's
+    /// ceilings); with one they can only narrow what the manifest and policy allow.
     #[command(flatten)]
     pub limits: LimitFlags,
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected NAME=VALUE, got `{s}`")),
+    }
+}
+
+fn parse_secret(s: &str) -> Result<(String, wasmgov::grant::SecretSource), String> {
+    let Some((name, source)) = s.split_once('=') else {
+        return Err(format!("expected NAME=@FILE or NAME=env:VAR, got `{s}`"));
+    };
+    Ok((name.to_string(), source.parse()?))
+}
+
+/// `wasmgov keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the private key (0600); the public key goes to FILE.pub. Never overwrites.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: PathBuf,
+    /// Comment stored in the key (e.g. the publisher's e-mail).
+    #[arg(short = 'C', long, default_value = "wasmgov")]
+    pub comment: String,
+}
+
+/// `wasmgov sign`.
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// OpenSSH Ed25519 private key.
+    #[arg(long, value_name = "KEY")]
+    pub key: PathBuf,
+    /// The manifest to sign (its exact bytes are signed).
+    pub manifest: PathBuf,
+}
+
+/// `wasmgov verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The manifest; its signature is MANIFEST.sig.
+    pub manifest: PathBuf,
+    /// Also check the component's pinned sha256 and size.
+    #[arg(long, value_name = "TOOL.wasm")]
+    pub tool: Option<PathBuf>,
+    /// Trust store, revoked keys and policy.
+    #[command(flatten)]
+    pub trust: TrustFlags,
+}
+
+/// `wasmgov pin`.
+#[derive(Debug, Args)]
+pub struct PinArgs {
+    /// The manifest to update in place (comments and layout are kept).
+    pub manifest: PathBuf,
+    /// The component whose sha256 and size are written.
+    pub tool: PathBuf,
+}
+
+/// `wasmgov explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The manifest.
+    pub manifest: PathBuf,
+    /// The operator policy (default as for `run`).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// `--dir` binds as they would be given to `run`.
+    #[arg(long = "dir", value_name = "GUEST=HOST[:read]")]
+    pub dirs: Vec<wasmgov::grant::CliBind>,
+    /// Print the grant as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `wasmgov describe`.

@@ -94,6 +94,18 @@ impl LimitOverrides {
     }
 }
 
+impl From<Limits> for LimitOverrides {
+    fn from(l: Limits) -> Self {
+        Self {
+            fuel: Some(l.fuel),
+            memory: Some(ByteSize(l.memory)),
+            timeout: Some(HumanDuration(l.timeout)),
+            output: Some(ByteSize(l.output)),
+            host_calls: Some(l.host_calls),
+        }
+    }
+}
+
 /// Which limit a call hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]

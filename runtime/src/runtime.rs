@@ -5,8 +5,9 @@
 //! Calls in flight are bounded by a semaphore sized to the engine's instance pool, so a burst
 //! waits for a slot instead of failing inside the allocator.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use tokio::sync::Semaphore;
 use wasmtime::Engine;
@@ -18,13 +19,23 @@ use crate::component::{ComponentInfo, Prepared, prepare};
 use crate::describe::ToolDescription;
 use crate::engine::{self, Allocator, EngineSettings, EpochTicker};
 use crate::error::Error;
+use crate::grant::{CliBind, Grant, SecretSource};
 use crate::invoke::{Action, CallOutcome, invoke};
 use crate::limits::{LimitOverrides, Limits};
+use crate::package::{self, RefusalError, Verified, VerifyOptions};
+use crate::policy::Policy;
+use crate::ratchet::Ratchet;
+use crate::trust::{AllowedSigners, RevokedKeys};
 
 /// Builds a [`Runtime`].
 #[derive(Debug, Clone, Default)]
 pub struct RuntimeBuilder {
     engine: EngineSettings,
+    policy: Option<Policy>,
+    trust: Option<AllowedSigners>,
+    revoked: Option<RevokedKeys>,
+    state_dir: Option<PathBuf>,
+    allow_unsigned: bool,
 }
 
 impl RuntimeBuilder {
@@ -46,6 +57,37 @@ impl RuntimeBuilder {
         self
     }
 
+    /// The operator policy (default: [`Policy::builtin`], which grants nothing).
+    pub fn policy(mut self, p: Policy) -> Self {
+        self.policy = Some(p);
+        self
+    }
+
+    /// The `allowed_signers` trust store (default: none, so every signed manifest is refused).
+    pub fn trust(mut self, t: AllowedSigners) -> Self {
+        self.trust = Some(t);
+        self
+    }
+
+    /// Revoked keys; revocation beats trust.
+    pub fn revoked(mut self, r: RevokedKeys) -> Self {
+        self.revoked = Some(r);
+        self
+    }
+
+    /// Where the rollback ratchet lives. Without it, signed packages are refused: accepting
+    /// them without a ratchet would let an old, validly signed manifest replace a newer one.
+    pub fn state_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.state_dir = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Accept manifests without a signature (loud; the operator takes responsibility).
+    pub fn allow_unsigned(mut self, yes: bool) -> Self {
+        self.allow_unsigned = yes;
+        self
+    }
+
     /// Build the engine, the linker and the epoch thread.
     pub fn build(self) -> Result<Runtime, Error> {
         let (engine, cache) = engine::build(&self.engine)?;
@@ -56,10 +98,19 @@ impl RuntimeBuilder {
             Allocator::Pooling { max_concurrent } => max_concurrent.max(1) as usize,
             Allocator::OnDemand => Semaphore::MAX_PERMITS,
         };
+        let ratchet = match &self.state_dir {
+            Some(dir) => Some(Ratchet::open(dir).map_err(RefusalError::from)?),
+            None => None,
+        };
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
                 engine,
                 cache,
+                policy: self.policy.unwrap_or_else(Policy::builtin),
+                trust: self.trust,
+                revoked: self.revoked,
+                ratchet,
+                allow_unsigned: self.allow_unsigned,
                 linker,
                 slots: Arc::new(Semaphore::new(slots)),
                 _ticker: ticker,
@@ -71,6 +122,11 @@ impl RuntimeBuilder {
 struct RuntimeInner {
     engine: Engine,
     cache: Option<wasmtime::Cache>,
+    policy: Policy,
+    trust: Option<AllowedSigners>,
+    revoked: Option<RevokedKeys>,
+    ratchet: Option<Ratchet>,
+    allow_unsigned: bool,
     linker: Linker<Sandbox>,
     slots: Arc<Semaphore>,
     _ticker: EpochTicker,
@@ -82,14 +138,24 @@ pub struct Runtime {
     inner: Arc<RuntimeInner>,
 }
 
-/// What a loaded tool may use: its limits and its sandbox (binds, env).
+/// The operator's inputs when loading a package: they can bind and fill in what the manifest
+/// declares, and narrow its limits, but never add a capability.
 #[derive(Debug, Clone, Default)]
-pub struct Grant {
-    /// Limits of each call.
-    pub limits: Limits,
-    /// Files and environment of each call's sandbox.
-    pub sandbox: SandboxConfig,
+pub struct LoadOptions {
+    /// `--dir GUEST=HOST[:read]` binds.
+    pub binds: Vec<CliBind>,
+    /// `--env NAME=VALUE` values for variables the manifest declares.
+    pub env_values: Vec<(String, String)>,
+    /// `--secret NAME=SOURCE` sources for secrets the manifest declares.
+    pub secrets: Vec<(String, SecretSource)>,
+    /// Lower limits for every call of this tool.
+    pub narrow: LimitOverrides,
+    /// The time to check signatures and expiry against (default: now).
+    pub now: Option<SystemTime>,
 }
+
+/// Most bytes read of a manifest or signature file (the parser refuses more than 64 KiB anyway).
+const MAX_MANIFEST_READ: u64 = 64 * 1024 + 1;
 
 impl Runtime {
     /// Start building a runtime.
@@ -97,26 +163,100 @@ impl Runtime {
         RuntimeBuilder::default()
     }
 
-    /// Load a component with no manifest: no capability at all and the given limits.
-    pub fn load_component(&self, bytes: &[u8], limits: Limits) -> Result<Tool, Error> {
-        self.load_with_grant(
-            bytes,
-            Grant {
-                limits,
-                sandbox: SandboxConfig::default(),
-            },
-        )
+    /// The operator policy this runtime enforces.
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
     }
 
-    /// Load a component under an already decided grant (see [`crate::package::verify`]).
-    pub fn load_with_grant(&self, bytes: &[u8], grant: Grant) -> Result<Tool, Error> {
+    /// Load a component with no manifest: no capability at all, only compute under `limits`
+    /// (each capped by the policy's ceiling).
+    pub fn load_component(&self, bytes: &[u8], limits: Limits) -> Result<Tool, Error> {
+        let ceiling = LimitOverrides::from(self.inner.policy.limits);
+        self.load_granted(bytes, Grant::pure_compute(limits.narrowed(&ceiling)), None)
+    }
+
+    /// Verify a package and load it: signature, trust, expiry, publisher, pin, policy, then the
+    /// rollback ratchet, and only then compile `component` (the exact bytes that were hashed).
+    pub fn load_package(
+        &self,
+        manifest: &[u8],
+        signature: Option<&[u8]>,
+        component: &[u8],
+        opts: &LoadOptions,
+    ) -> Result<Tool, Error> {
+        let inner = &self.inner;
+        let vopts = VerifyOptions {
+            trust: inner.trust.as_ref(),
+            revoked: inner.revoked.as_ref(),
+            policy: &inner.policy,
+            allow_unsigned: inner.allow_unsigned,
+            now: opts.now.unwrap_or_else(SystemTime::now),
+            binds: &opts.binds,
+            env_values: &opts.env_values,
+            secrets: &opts.secrets,
+            narrow: opts.narrow,
+        };
+        let verified = package::verify(manifest, signature, component, &vopts)?;
+        if verified.signer.is_some() {
+            let Some(ratchet) = &inner.ratchet else {
+                return Err(Error::Internal(
+                    "no state directory for the rollback ratchet; set one with \
+                     RuntimeBuilder::state_dir"
+                        .into(),
+                ));
+            };
+            ratchet
+                .check_and_advance(&verified)
+                .map_err(RefusalError::from)?;
+        }
+        let grant = verified.grant.clone();
+        self.load_granted(component, grant, Some(verified))
+    }
+
+    /// Read `manifest_path`, its signature `manifest_path.sig` (if present) and the component,
+    /// each once, and [`load_package`](Self::load_package) them.
+    pub fn load_package_files(
+        &self,
+        manifest_path: &Path,
+        component_path: &Path,
+        opts: &LoadOptions,
+    ) -> Result<Tool, Error> {
+        let manifest = read_capped(manifest_path, MAX_MANIFEST_READ)?;
+        let sig_path = signature_path(manifest_path);
+        let signature = match std::fs::metadata(&sig_path) {
+            Ok(_) => Some(read_capped(&sig_path, MAX_MANIFEST_READ)?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io(sig_path, e)),
+        };
+        let component = std::fs::read(component_path).map_err(|e| Error::io(component_path, e))?;
+        self.load_package(&manifest, signature.as_deref(), &component, opts)
+            .map_err(|e| match e {
+                Error::Package(RefusalError::Unsigned { tool, .. }) => {
+                    Error::Package(RefusalError::Unsigned {
+                        tool,
+                        sig_path: sig_path.display().to_string(),
+                    })
+                }
+                other => other,
+            })
+    }
+
+    fn load_granted(
+        &self,
+        bytes: &[u8],
+        grant: Grant,
+        verified: Option<Verified>,
+    ) -> Result<Tool, Error> {
         let (prepared, info) = prepare(&self.inner.engine, &self.inner.linker, bytes)?;
+        let sandbox = crate::sandbox::config_for(&grant);
         Ok(Tool {
             inner: Arc::new(ToolInner {
                 runtime: self.inner.clone(),
                 prepared,
                 info,
                 grant,
+                sandbox,
+                verified,
             }),
         })
     }
@@ -135,6 +275,25 @@ struct ToolInner {
     prepared: Prepared,
     info: ComponentInfo,
     grant: Grant,
+    sandbox: SandboxConfig,
+    verified: Option<Verified>,
+}
+
+/// `M.sig` for manifest `M`.
+pub fn signature_path(manifest: &Path) -> PathBuf {
+    let mut s = manifest.as_os_str().to_owned();
+    s.push(".sig");
+    PathBuf::from(s)
+}
+
+fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut buf = Vec::new();
+    f.take(max)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::io(path, e))?;
+    Ok(buf)
 }
 
 /// A loaded tool: verified, compiled and pre-instantiated. Cheap to clone; `Send + Sync`.
@@ -159,6 +318,16 @@ impl Tool {
     /// The limits each call runs under.
     pub fn limits(&self) -> Limits {
         self.inner.grant.limits
+    }
+
+    /// The effective grant of each call.
+    pub fn grant(&self) -> &Grant {
+        &self.inner.grant
+    }
+
+    /// The verified package (manifest, signer), or `None` for a component loaded without one.
+    pub fn package(&self) -> Option<&Verified> {
+        self.inner.verified.as_ref()
     }
 
     /// Call the tool on JSON `input` (a command tool gets it on stdin) and return its result.
@@ -189,7 +358,7 @@ impl Tool {
         invoke(
             &rt.engine,
             &self.inner.prepared,
-            self.inner.grant.sandbox.clone(),
+            self.inner.sandbox.clone(),
             action,
             limits,
         )

@@ -1,20 +1,34 @@
 //! One module per subcommand; each returns the process exit code.
 
 mod describe;
+mod explain;
 mod inspect;
+mod keys;
+mod pin;
 mod run;
+mod trust;
+mod verify;
 
 use std::path::Path;
 
-use crate::flags::{Cli, Command};
+use crate::flags::{Cli, Command, ManifestCommand};
 use crate::report::usage;
 
 /// Run the chosen subcommand.
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Run(a) => run::run(a),
+        Command::Run(a) => run::run(*a),
         Command::Describe(a) => describe::run(a),
         Command::Inspect(a) => inspect::run(a),
+        Command::Keygen(a) => keys::keygen(a),
+        Command::Sign(a) => keys::sign(a),
+        Command::Verify(a) => verify::run(a),
+        Command::Pin(a) => pin::run(a),
+        Command::Explain(a) => explain::run(a),
+        Command::Manifest(ManifestCommand::Schema) => {
+            println!("{}", wasmgov::manifest::Manifest::json_schema());
+            Ok(0)
+        }
     }
 }
 

@@ -9,11 +9,54 @@ use crate::flags::RunArgs;
 use crate::report::usage;
 
 pub fn run(a: RunArgs) -> anyhow::Result<i32> {
-    let bytes = super::read_file(&a.tool, "component")?;
     let input = read_input(&a)?;
-    let limits = a.limits.overrides().or(wasmgov::Limits::default());
-    let rt = super::cli_runtime(None)?;
-    let tool = rt.load_component(&bytes, limits)?;
+    let op = super::trust::load(&a.trust)?;
+    let state = a.state.clone().or_else(crate::paths::state_dir);
+    let mut builder = wasmgov::Runtime::builder()
+        .allocator(wasmgov::Allocator::OnDemand)
+        .policy(op.policy)
+        .allow_unsigned(a.allow_unsigned);
+    if let Some(t) = op.trust {
+        builder = builder.trust(t);
+    }
+    if let Some(r) = op.revoked {
+        builder = builder.revoked(r);
+    }
+    if let Some(dir) = &state {
+        builder = builder.state_dir(dir).cache_dir(dir.join("cache"));
+    }
+    let rt = builder.build()?;
+    let tool = match super::trust::manifest_for(&a.tool, &a.manifest) {
+        Some(manifest) => {
+            let opts = wasmgov::LoadOptions {
+                binds: a.dirs.clone(),
+                env_values: a.env.clone(),
+                secrets: a.secrets.clone(),
+                narrow: a.limits.overrides(),
+                now: None,
+            };
+            let tool = rt.load_package_files(&manifest, &a.tool, &opts)?;
+            if tool.package().is_some_and(|p| p.signer.is_none()) {
+                eprintln!(
+                    "warning: running UNSIGNED manifest {} (--allow-unsigned): nobody vouches for \
+                     what it grants",
+                    manifest.display()
+                );
+            }
+            tool
+        }
+        None => {
+            if !a.dirs.is_empty() || !a.env.is_empty() || !a.secrets.is_empty() {
+                return Err(usage(
+                    "--dir, --env and --secret need a manifest that declares them",
+                    Some("pass --manifest M; a tool without one gets no capability at all".into()),
+                ));
+            }
+            let bytes = super::read_file(&a.tool, "component")?;
+            let limits = a.limits.overrides().or(rt.policy().limits);
+            rt.load_component(&bytes, limits)?
+        }
+    };
     let input = match input {
         Some(i) => i,
         None if tool.info().world == wasmgov::WorldKind::Command => Vec::new(),

@@ -106,8 +106,8 @@ fn command_tool_failure_exits_1_with_its_stderr() {
 }
 
 #[test]
-fn command_exit_failure_is_the_tools_error() {
-    // WASI 0.2's `exit` carries only success or failure, so `exit(3)` arrives as a failure.
+fn command_exit_code_is_reported() {
+    // The fixture calls wasi:cli/exit.exit-with-code(3) after printing "partial".
     let (code, out, err) = run(&["run", s(&tool("hostile-cmd-exit"))]);
     assert_eq!(code, 1, "{err}");
     assert!(
@@ -115,7 +115,7 @@ fn command_exit_failure_is_the_tools_error() {
         "partial output of a failed command is not a result: {out}"
     );
     assert!(
-        err.contains("error[tool-failed]: the tool exited with status 1"),
+        err.contains("error[tool-failed]: the tool exited with status 3"),
         "{err}"
     );
 }

@@ -179,11 +179,19 @@ async fn calls_do_not_share_state() {
 
 #[test]
 fn cli_reports_each_limit_with_its_own_kind_and_exit_4() {
+    let policy = crate::support::generous_policy_file().display().to_string();
     let cases: &[(&str, &[&str], &str)] = &[
         ("hostile-loop", &["--fuel", "10000000"], "error[limit-fuel]"),
         (
             "hostile-loop",
-            &["--fuel", "100000000000000", "--timeout", "300ms"],
+            &[
+                "--fuel",
+                "100000000000000",
+                "--timeout",
+                "300ms",
+                "--policy",
+                &policy,
+            ],
             "error[limit-timeout]",
         ),
         (

@@ -24,6 +24,9 @@ pub fn tool(name: &str) -> PathBuf {
                 "--manifest-path",
             ])
             .arg(root().join("tools-examples/Cargo.toml"))
+            // Explicit, so a CARGO_TARGET_DIR set for the host build does not move the tools.
+            .arg("--target-dir")
+            .arg(root().join("tools-examples/target"))
             .status()
             .expect("run cargo to build the example tools");
         assert!(status.success(), "building tools-examples failed");
@@ -70,11 +73,35 @@ pub fn run(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// A library runtime shared by the tests of this process (pooling, compile cache on).
+/// An operator policy whose ceilings are far above the defaults, so tests can set any limit.
+pub const GENEROUS_POLICY: &str = r#"
+[limits]
+fuel = 1_000_000_000_000_000
+memory = "1 GiB"
+timeout = "120s"
+output = "256 MiB"
+host-calls = 100_000_000
+"#;
+
+/// [`GENEROUS_POLICY`] written to a file of this run.
+pub fn generous_policy_file() -> PathBuf {
+    static FILE: OnceLock<PathBuf> = OnceLock::new();
+    FILE.get_or_init(|| {
+        let p = shared_state().join("generous-policy.toml");
+        std::fs::write(&p, GENEROUS_POLICY).expect("write policy");
+        p
+    })
+    .clone()
+}
+
+/// A library runtime shared by the tests of this process (pooling, compile cache on, the
+/// generous policy).
 pub fn runtime() -> &'static wasmgov::Runtime {
     static RT: OnceLock<wasmgov::Runtime> = OnceLock::new();
     RT.get_or_init(|| {
+        let policy = wasmgov::policy::Policy::parse(GENEROUS_POLICY.as_bytes()).expect("policy");
         wasmgov::Runtime::builder()
+            .policy(policy)
             .allocator(wasmgov::Allocator::Pooling { max_concurrent: 16 })
             .cache_dir(shared_state().join("lib-cache"))
             .build()
