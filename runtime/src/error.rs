@@ -165,6 +165,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Every call slot was taken and the call asked not to wait (exit 6).
+    #[error("busy: every call slot is taken")]
+    Busy,
+    /// The call was cancelled by its caller (exit 6).
+    #[error("the call was cancelled")]
+    Cancelled,
     /// The host failed (exit 6).
     #[error("internal error: {0}")]
     Internal(String),
@@ -179,7 +185,7 @@ impl Error {
             Self::Refused(_) | Self::Package(_) => 3,
             Self::Limit(_) => 4,
             Self::Trap { .. } => 5,
-            Self::Internal(_) => 6,
+            Self::Busy | Self::Cancelled | Self::Internal(_) => 6,
         }
     }
 
@@ -200,6 +206,8 @@ impl Error {
             Self::Tool(ToolFailure::InvalidInput(_)) => "tool-invalid-input",
             Self::Tool(_) => "tool-failed",
             Self::Io { .. } => "io",
+            Self::Busy => "busy",
+            Self::Cancelled => "cancelled",
             Self::Internal(_) => "internal",
         }
     }
@@ -221,6 +229,8 @@ impl Error {
             Self::Trap { .. } => Some("this is a bug in the tool, not in its input".into()),
             Self::Tool(_) => None,
             Self::Io { .. } => Some("check the path and its permissions".into()),
+            Self::Busy => Some("retry later, or call with Admission::Wait".into()),
+            Self::Cancelled => None,
             Self::Internal(_) => Some("please report this with the command that caused it".into()),
         }
     }

@@ -57,6 +57,19 @@ pub struct CallOutcome {
     pub stats: CallStats,
 }
 
+impl CallOutcome {
+    /// An outcome of a call that never reached the tool.
+    pub(crate) fn failed(e: Error) -> Self {
+        Self {
+            result: Err(e),
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            logs: Vec::new(),
+            stats: CallStats::default(),
+        }
+    }
+}
+
 /// The error the call hook raises when the host-call cap is reached.
 #[derive(Debug, thiserror::Error)]
 #[error("host-call limit of {0} reached")]

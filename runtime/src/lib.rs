@@ -4,6 +4,7 @@
 //! (manifest, signature, trust, policy), compiles the component once, and runs each call in a
 //! fresh sandbox built by `wasmgov-host-api`.
 
+pub mod cancel;
 pub mod component;
 pub mod describe;
 pub mod engine;
@@ -25,6 +26,7 @@ pub mod signature;
 pub mod toml_doc;
 pub mod trust;
 
+pub use cancel::CancelToken;
 pub use component::{ComponentInfo, WorldKind};
 pub use describe::ToolDescription;
 pub use engine::{Allocator, EngineSettings};
@@ -33,4 +35,6 @@ pub use grant::Grant;
 pub use invoke::{CallOutcome, CallStats};
 pub use limits::{LimitKind, LimitOverrides, Limits};
 pub use package::{RefusalError, Verified};
-pub use runtime::{CallOptions, LoadOptions, Runtime, RuntimeBuilder, Tool, signature_path};
+pub use runtime::{
+    Admission, CallOptions, LoadOptions, Runtime, RuntimeBuilder, Tool, signature_path,
+};

@@ -15,6 +15,7 @@ use wasmtime::component::Linker;
 
 use wasmgov_host_api::{Sandbox, SandboxConfig, build_linker};
 
+use crate::cancel::CancelToken;
 use crate::component::{ComponentInfo, Prepared, prepare};
 use crate::describe::ToolDescription;
 use crate::engine::{self, Allocator, EngineSettings, EpochTicker};
@@ -307,6 +308,24 @@ pub struct Tool {
 pub struct CallOptions {
     /// Tighter limits for this call.
     pub limits: LimitOverrides,
+    /// Who is calling (an agent, a user): recorded in the audit log, grants nothing.
+    pub caller: Option<String>,
+    /// The call's id in the audit log (default: generated).
+    pub call_id: Option<String>,
+    /// Cancels the call from outside.
+    pub cancel: Option<CancelToken>,
+    /// What to do when every call slot is taken.
+    pub admission: Admission,
+}
+
+/// What a call does when the runtime's call slots are all taken.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Admission {
+    /// Wait for a slot (back-pressure).
+    #[default]
+    Wait,
+    /// Fail at once with [`Error::Busy`].
+    FailFast,
 }
 
 impl Tool {
@@ -353,7 +372,28 @@ impl Tool {
     async fn invoke(&self, action: Action<'_>, opts: &CallOptions) -> CallOutcome {
         let rt = &self.inner.runtime;
         // The semaphore is never closed, so acquiring only waits.
-        let _permit = rt.slots.clone().acquire_owned().await.ok();
+        let _permit = match opts.admission {
+            Admission::Wait => rt.slots.clone().acquire_owned().await.ok(),
+            Admission::FailFast => match rt.slots.clone().try_acquire_owned() {
+                Ok(p) => Some(p),
+                Err(_) => return CallOutcome::failed(Error::Busy),
+            },
+        };
+        if let Some(token) = &opts.cancel {
+            if token.is_cancelled() {
+                return CallOutcome::failed(Error::Cancelled);
+            }
+            let call = self.invoke_admitted(action, opts);
+            return tokio::select! {
+                out = call => out,
+                () = token.cancelled() => CallOutcome::failed(Error::Cancelled),
+            };
+        }
+        self.invoke_admitted(action, opts).await
+    }
+
+    async fn invoke_admitted(&self, action: Action<'_>, opts: &CallOptions) -> CallOutcome {
+        let rt = &self.inner.runtime;
         let limits = self.inner.grant.limits.narrowed(&opts.limits);
         invoke(
             &rt.engine,

@@ -4,6 +4,7 @@
 //! built from source once per test run (see `support`).
 
 mod cli;
+mod embed;
 mod limits;
 mod refuse;
 mod sdk;
