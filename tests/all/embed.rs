@@ -235,3 +235,66 @@ fn example_agent_server_answers_concurrent_calls() {
     assert_eq!(seen, 20);
     assert!(limited);
 }
+
+fn rss_high_water_mark_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_calls_blocked_in_host_calls_stay_under_one_gib() {
+    const N: usize = 1000;
+    let policy = wasmgov::policy::Policy::parse(GENEROUS_POLICY.as_bytes()).expect("policy");
+    let rt = wasmgov::Runtime::builder()
+        .policy(policy)
+        .allocator(wasmgov::Allocator::Pooling {
+            max_concurrent: N as u32,
+        })
+        .max_memory(64 << 20)
+        .cache_dir(crate::support::shared_state().join("lib-cache"))
+        .build()
+        .expect("runtime");
+    let sleeper = load(
+        &rt,
+        "hostile-sleep",
+        Limits {
+            timeout: Duration::from_secs(3),
+            ..Limits::default()
+        },
+    );
+    let started = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..N)
+        .map(|_| {
+            let (t, started) = (sleeper.clone(), started.clone());
+            tokio::spawn(async move {
+                started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                t.run(b"{}", &CallOptions::default()).await
+            })
+        })
+        .collect();
+    let mut timed_out = 0;
+    for task in tasks {
+        let out = task.await.expect("join");
+        match out.result {
+            Err(Error::Limit(l)) if l.kind == wasmgov::LimitKind::Timeout => timed_out += 1,
+            other => panic!("a call ended otherwise: {other:?}"),
+        }
+    }
+    assert_eq!(
+        timed_out, N,
+        "every call completes (here: by its own timeout)"
+    );
+    let hwm = rss_high_water_mark_kib();
+    assert!(
+        hwm < 1024 * 1024,
+        "host RSS high-water mark {hwm} KiB is over 1 GiB"
+    );
+    eprintln!(
+        "1000 calls in flight: RSS high-water mark {} MiB",
+        hwm / 1024
+    );
+}

@@ -1,0 +1,355 @@
+//! wasmgov against raw wasmtime doing the same work, in the same process and run, so the
+//! results are ratios that survive a noisy machine. See docs/benchmarks.md for the table.
+//!
+//! Groups:
+//! 1. `cold_call`: new sandbox + instantiate + call + drop of a trivial tool (text-stats on a
+//!    one-word input): raw tuned wasmtime vs wasmgov (fuel, epoch, memory limiter, output
+//!    budget, host-call hook), and a fresh `bwrap` sandbox process running `/bin/true` (a lower
+//!    bound for starting any tool in a process sandbox).
+//! 2. `throughput_2_threads`: 2,000 such calls spread over two worker threads.
+//! 3. `compute_fib30`: bench-fib with n = 30: raw wasmtime with neither fuel nor epochs vs
+//!    wasmgov with both.
+//! 4. `process_end_to_end`: `wasmgov run` of a signed, pinned tool with a warm compile cache,
+//!    as a whole process, vs the `raw-run` example: a minimal wasmtime process that loads a
+//!    precompiled component and calls it.
+//!
+//! Prerequisites: `scripts/build-tools`, `cargo build --examples`, and `bwrap` (scripts/setup
+//! installs bubblewrap); a group whose prerequisite is missing is skipped with a message.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use wasmgov_host_api::bindings::PluginPre;
+use wasmgov_host_api::bindings::wasmgov::tool::host;
+
+const TRIVIAL_INPUT: &str = r#"{"text":"hello"}"#;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn component(name: &str) -> Vec<u8> {
+    let p = root()
+        .join("tools-examples/target/wasm32-wasip2/release")
+        .join(format!("{name}.wasm"));
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}; run scripts/build-tools", p.display()))
+}
+
+/// Store data of the raw baseline: a WASI context and nothing else.
+struct Raw {
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for Raw {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl host::Host for Raw {
+    fn log(&mut self, _: host::Level, _: String) -> wasmtime::Result<()> {
+        Ok(())
+    }
+}
+
+/// Raw wasmtime tuned as in notes/perf-baseline.md: pooling, keep-resident, pagemap scan.
+fn raw_engine(fuel_and_epochs: bool) -> Engine {
+    let mut cfg = Config::new();
+    cfg.wasm_component_model(true).concurrency_support(false);
+    if fuel_and_epochs {
+        cfg.consume_fuel(true).epoch_interruption(true);
+    }
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(64)
+        .max_core_instances_per_component(32)
+        .total_core_instances(64 * 32)
+        .total_memories(256)
+        .total_tables(1024)
+        .max_tables_per_component(16)
+        .max_memories_per_component(4)
+        .total_stacks(64)
+        .max_memory_size(1 << 30)
+        .linear_memory_keep_resident(2 << 20)
+        .pagemap_scan(wasmtime::Enabled::Auto);
+    cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&cfg).expect("engine")
+}
+
+fn raw_pre(engine: &Engine, bytes: &[u8]) -> PluginPre<Raw> {
+    let mut linker = Linker::<Raw>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).expect("wasi");
+    host::add_to_linker::<Raw, HasSelf<Raw>>(&mut linker, |s| s).expect("host");
+    let c = wasmtime::component::Component::new(engine, bytes).expect("compile");
+    PluginPre::new(linker.instantiate_pre(&c).expect("pre")).expect("plugin")
+}
+
+async fn raw_call(engine: &Engine, pre: &PluginPre<Raw>, input: &str) -> String {
+    let mut store = Store::new(
+        engine,
+        Raw {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+        },
+    );
+    let inst = pre
+        .instantiate_async(&mut store)
+        .await
+        .expect("instantiate");
+    inst.wasmgov_tool_tool()
+        .call_call(&mut store, input)
+        .await
+        .expect("call")
+        .expect("ok")
+}
+
+fn wasmgov_runtime() -> wasmgov::Runtime {
+    let policy = wasmgov::policy::Policy::parse(
+        b"[limits]\nfuel = 100_000_000_000\nmemory = \"256 MiB\"\ntimeout = \"60s\"\noutput = \"4 MiB\"\nhost-calls = 1_000_000\n",
+    )
+    .expect("policy");
+    wasmgov::Runtime::builder()
+        .policy(policy)
+        .allocator(wasmgov::Allocator::Pooling { max_concurrent: 64 })
+        .build()
+        .expect("runtime")
+}
+
+fn limits() -> wasmgov::Limits {
+    wasmgov::Limits {
+        fuel: 100_000_000_000,
+        memory: 256 << 20,
+        timeout: Duration::from_secs(60),
+        ..wasmgov::Limits::default()
+    }
+}
+
+fn cold_call(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    let bytes = component("text_stats");
+    let engine = raw_engine(false);
+    let pre = raw_pre(&engine, &bytes);
+    let wg = wasmgov_runtime();
+    let tool = wg.load_component(&bytes, limits()).expect("load");
+    let mut g = c.benchmark_group("cold_call");
+    g.bench_function("raw_wasmtime", |b| {
+        b.iter(|| rt.block_on(raw_call(&engine, &pre, TRIVIAL_INPUT)))
+    });
+    g.bench_function("wasmgov", |b| {
+        b.iter(|| rt.block_on(tool.call(TRIVIAL_INPUT)).expect("call"))
+    });
+    if Command::new("bwrap").arg("--version").output().is_ok() {
+        g.bench_function("bwrap_process", |b| {
+            b.iter(|| {
+                let s = Command::new("bwrap")
+                    .args(["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"])
+                    .args(["--unshare-all", "--die-with-parent", "/bin/true"])
+                    .status()
+                    .expect("bwrap");
+                assert!(s.success());
+            })
+        });
+    } else {
+        eprintln!("cold_call/bwrap_process skipped: bwrap not installed (scripts/setup)");
+    }
+    g.finish();
+}
+
+fn throughput(c: &mut Criterion) {
+    const CALLS: usize = 2_000;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio");
+    let bytes = component("text_stats");
+    let engine = raw_engine(false);
+    let pre = Arc::new(raw_pre(&engine, &bytes));
+    let wg = wasmgov_runtime();
+    let tool = wg.load_component(&bytes, limits()).expect("load");
+    let mut g = c.benchmark_group("throughput_2_threads");
+    g.throughput(Throughput::Elements(CALLS as u64));
+    g.sample_size(10);
+    g.bench_function("raw_wasmtime", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let tasks: Vec<_> = (0..2)
+                    .map(|_| {
+                        let (engine, pre) = (engine.clone(), pre.clone());
+                        tokio::spawn(async move {
+                            for _ in 0..CALLS / 2 {
+                                raw_call(&engine, &pre, TRIVIAL_INPUT).await;
+                            }
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.expect("task");
+                }
+            })
+        })
+    });
+    g.bench_function("wasmgov", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let tasks: Vec<_> = (0..2)
+                    .map(|_| {
+                        let tool = tool.clone();
+                        tokio::spawn(async move {
+                            for _ in 0..CALLS / 2 {
+                                tool.call(TRIVIAL_INPUT).await.expect("call");
+                            }
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.expect("task");
+                }
+            })
+        })
+    });
+    g.finish();
+}
+
+fn compute(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    let bytes = component("bench_fib");
+    let input = r#"{"n":30}"#;
+    let engine = raw_engine(false);
+    let pre = raw_pre(&engine, &bytes);
+    let wg = wasmgov_runtime();
+    let tool = wg.load_component(&bytes, limits()).expect("load");
+    let expect = r#"{"fib":832040}"#;
+    assert_eq!(rt.block_on(raw_call(&engine, &pre, input)), expect);
+    let mut g = c.benchmark_group("compute_fib30");
+    g.sample_size(20);
+    g.bench_function("raw_wasmtime_no_fuel_no_epoch", |b| {
+        b.iter(|| rt.block_on(raw_call(&engine, &pre, input)))
+    });
+    g.bench_function("wasmgov_fuel_and_epoch", |b| {
+        b.iter(|| rt.block_on(tool.call(input)).expect("call"))
+    });
+    g.finish();
+}
+
+/// Sign and pin a manifest for text-stats in `dir`; return the wasmgov run arguments.
+fn signed_package(dir: &Path, wasmgov: &Path) -> Vec<String> {
+    let wasm = dir.join("text_stats.wasm");
+    std::fs::write(&wasm, component("text_stats")).expect("copy");
+    let manifest = dir.join("text_stats.toml");
+    std::fs::write(
+        &manifest,
+        "schema = 1\n\n[tool]\nname = \"text-stats\"\nversion = \"1.0.0\"\npublisher = \"bench@wasmgov.example\"\nsequence = 1\n\n[component]\nsha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\nsize = 0\n",
+    )
+    .expect("manifest");
+    let key = dir.join("key");
+    let ok = |c: &mut Command| assert!(c.status().expect("spawn").success());
+    ok(Command::new(wasmgov)
+        .args(["keygen", "-C", "bench@wasmgov.example", "-f"])
+        .arg(&key)
+        .stdout(std::process::Stdio::null()));
+    ok(Command::new(wasmgov).arg("pin").arg(&manifest).arg(&wasm));
+    ok(Command::new(wasmgov)
+        .arg("sign")
+        .arg("--key")
+        .arg(&key)
+        .arg(&manifest));
+    let public = std::fs::read_to_string(dir.join("key.pub")).expect("pub");
+    std::fs::write(
+        dir.join("allowed_signers"),
+        format!("bench@wasmgov.example namespaces=\"wasmgov-manifest-v1\" {public}"),
+    )
+    .expect("signers");
+    std::fs::write(
+        dir.join("policy.toml"),
+        "[[publishers]]\nprincipal = \"bench@wasmgov.example\"\ntools = [\"text-stats\"]\n",
+    )
+    .expect("policy");
+    let s = |p: PathBuf| p.display().to_string();
+    vec![
+        "run".into(),
+        s(wasm),
+        "--trust".into(),
+        s(dir.join("allowed_signers")),
+        "--policy".into(),
+        s(dir.join("policy.toml")),
+        "--state".into(),
+        s(dir.join("state")),
+        "--input".into(),
+        TRIVIAL_INPUT.into(),
+    ]
+}
+
+fn process(c: &mut Criterion) {
+    let target = root().join("target");
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let wasmgov = target.join(profile).join("wasmgov");
+    let raw_run = target.join(profile).join("examples/raw-run");
+    if !wasmgov.exists() || !raw_run.exists() {
+        eprintln!(
+            "process_end_to_end skipped: build with `cargo build --release --examples` first"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = signed_package(dir.path(), &wasmgov);
+    let cwasm = dir.path().join("text_stats.cwasm");
+    let wasm = dir.path().join("text_stats.wasm");
+    assert!(
+        Command::new(&raw_run)
+            .arg("precompile")
+            .arg(&wasm)
+            .arg(&cwasm)
+            .status()
+            .expect("raw-run")
+            .success()
+    );
+    let run_ok = |c: &mut Command| {
+        let out = c.output().expect("spawn");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run_ok(Command::new(&wasmgov).args(&args)); // warms the compile cache
+    let mut g = c.benchmark_group("process_end_to_end");
+    g.sample_size(30);
+    g.bench_function("raw_wasmtime_precompiled", |b| {
+        b.iter(|| {
+            run_ok(
+                Command::new(&raw_run)
+                    .arg("run")
+                    .arg(&cwasm)
+                    .arg(TRIVIAL_INPUT),
+            )
+        })
+    });
+    g.bench_function("wasmgov_run_signed_warm_cache", |b| {
+        b.iter(|| run_ok(Command::new(&wasmgov).args(&args)))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, cold_call, throughput, compute, process);
+criterion_main!(benches);
