@@ -351,5 +351,11 @@ fn process(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, cold_call, throughput, compute, process);
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    targets = cold_call, throughput, compute, process
+}
 criterion_main!(benches);
