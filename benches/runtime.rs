@@ -22,12 +22,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use wasmgov_host_api::bindings::PluginPre;
-use wasmgov_host_api::bindings::wasmgov::tool::host;
+
+mod support {
+    pub mod raw;
+}
+use support::raw::{self, Raw};
 
 const TRIVIAL_INPUT: &str = r#"{"text":"hello"}"#;
 
@@ -40,27 +42,6 @@ fn component(name: &str) -> Vec<u8> {
         .join("tools-examples/target/wasm32-wasip2/release")
         .join(format!("{name}.wasm"));
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}; run scripts/build-tools", p.display()))
-}
-
-/// Store data of the raw baseline: a WASI context and nothing else.
-struct Raw {
-    wasi: WasiCtx,
-    table: ResourceTable,
-}
-
-impl WasiView for Raw {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl host::Host for Raw {
-    fn log(&mut self, _: host::Level, _: String) -> wasmtime::Result<()> {
-        Ok(())
-    }
 }
 
 /// Raw wasmtime tuned as in notes/perf-baseline.md: pooling, keep-resident, pagemap scan.
@@ -87,21 +68,12 @@ fn raw_engine(fuel_and_epochs: bool) -> Engine {
 }
 
 fn raw_pre(engine: &Engine, bytes: &[u8]) -> PluginPre<Raw> {
-    let mut linker = Linker::<Raw>::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker).expect("wasi");
-    host::add_to_linker::<Raw, HasSelf<Raw>>(&mut linker, |s| s).expect("host");
     let c = wasmtime::component::Component::new(engine, bytes).expect("compile");
-    PluginPre::new(linker.instantiate_pre(&c).expect("pre")).expect("plugin")
+    raw::pre(engine, &c).expect("link")
 }
 
 async fn raw_call(engine: &Engine, pre: &PluginPre<Raw>, input: &str) -> String {
-    let mut store = Store::new(
-        engine,
-        Raw {
-            wasi: WasiCtx::builder().build(),
-            table: ResourceTable::new(),
-        },
-    );
+    let mut store = Store::new(engine, Raw::new());
     let inst = pre
         .instantiate_async(&mut store)
         .await

@@ -4,32 +4,12 @@
 //! the precompiled component, instantiates it with an empty WASI context and calls it: no
 //! manifest, signature, policy, limits or audit.
 
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::Component;
 use wasmtime::{Config, Engine, Store};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use wasmgov_host_api::bindings::PluginPre;
-use wasmgov_host_api::bindings::wasmgov::tool::host;
-
-struct Raw {
-    wasi: WasiCtx,
-    table: ResourceTable,
-}
-
-impl WasiView for Raw {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl host::Host for Raw {
-    fn log(&mut self, _: host::Level, _: String) -> wasmtime::Result<()> {
-        Ok(())
-    }
-}
+#[path = "../benches/support/raw.rs"]
+mod raw;
+use raw::Raw;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -43,21 +23,12 @@ fn main() -> anyhow::Result<()> {
             // SAFETY: the file was written by `precompile` above with this same engine
             // configuration, on this machine; it is not untrusted input.
             let component = unsafe { Component::deserialize_file(&engine, cwasm)? };
-            let mut linker = Linker::<Raw>::new(&engine);
-            wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-            host::add_to_linker::<Raw, HasSelf<Raw>>(&mut linker, |s| s)?;
-            let pre = PluginPre::new(linker.instantiate_pre(&component)?)?;
+            let pre = raw::pre(&engine, &component)?;
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
             let out = rt.block_on(async {
-                let mut store = Store::new(
-                    &engine,
-                    Raw {
-                        wasi: WasiCtx::builder().build(),
-                        table: ResourceTable::new(),
-                    },
-                );
+                let mut store = Store::new(&engine, Raw::new());
                 let inst = pre.instantiate_async(&mut store).await?;
                 inst.wasmgov_tool_tool().call_call(&mut store, input).await
             })?;

@@ -10,11 +10,13 @@ pub mod bindings;
 mod env;
 pub mod fs;
 pub mod host;
+pub mod http;
 pub mod limiter;
 pub mod linker;
-mod net;
+pub mod net;
 pub mod output;
 pub mod sandbox;
+pub mod secrets;
 
 pub use limiter::{MemoryLimitExceeded, MemoryLimiter};
 pub use linker::{SUPPORTED_INTERFACES, build_linker, is_supported_import};

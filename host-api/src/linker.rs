@@ -1,6 +1,7 @@
 //! The one linker every call is instantiated against.
 //!
-//! It serves all of WASI 0.2 (each call decided by the sandbox's grant) and `wasmgov:tool/host`.
+//! It serves all of WASI 0.2 and outgoing `wasi:http` (each call decided by the sandbox's grant)
+//! and `wasmgov:tool/host`.
 //! Nothing else: a component importing anything outside [`SUPPORTED_INTERFACES`] is refused at
 //! load with the list of what it asked for, never stubbed with traps.
 
@@ -26,6 +27,8 @@ pub const SUPPORTED_INTERFACES: &[&str] = &[
     "wasi:clocks/wall-clock",
     "wasi:filesystem/types",
     "wasi:filesystem/preopens",
+    "wasi:http/types",
+    "wasi:http/outgoing-handler",
     "wasi:io/error",
     "wasi:io/poll",
     "wasi:io/streams",
@@ -67,6 +70,7 @@ pub fn is_supported_import(name: &str) -> bool {
 pub fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<Sandbox>> {
     let mut linker = Linker::<Sandbox>::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     host::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |s| s)?;
     Ok(linker)
 }
@@ -81,7 +85,8 @@ mod tests {
         assert!(is_supported_import("wasmgov:tool/host@0.1.0"));
         assert!(!is_supported_import("wasi:cli/stdout"));
         assert!(!is_supported_import("wasi:cli/stdout@0.3.0"));
-        assert!(!is_supported_import("wasi:http/outgoing-handler@0.2.4"));
+        assert!(is_supported_import("wasi:http/outgoing-handler@0.2.4"));
+        assert!(!is_supported_import("wasi:http/incoming-handler@0.2.4"));
         assert!(!is_supported_import("evil:host/exec@1.0.0"));
     }
 }

@@ -6,13 +6,18 @@
 //! capability (files, env, network) is added only by its own module from the grant.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use crate::http::HttpPolicy;
 use crate::limiter::MemoryLimiter;
+use crate::net::NetConfig;
 use crate::output::{CappedPipe, OutputBudget};
+use crate::secrets::SecretBinding;
 use crate::{env, fs, net};
 
 /// What one call's sandbox may see and use. Everything absent is denied.
@@ -28,6 +33,13 @@ pub struct SandboxConfig {
     pub binds: Vec<fs::Bind>,
     /// Environment variables the tool sees.
     pub env: Vec<(String, String)>,
+    /// Where the tool may connect (HTTP and raw TCP).
+    pub net: NetConfig,
+    /// Secrets added host-side to matching outgoing requests.
+    pub secrets: Vec<SecretBinding>,
+    /// The call's wall-time limit: network timeouts are clamped to what is left of it
+    /// (`None`: the default of 30 s).
+    pub timeout: Option<Duration>,
 }
 
 /// A log line the tool wrote through `wasmgov:tool/host.log`.
@@ -42,6 +54,8 @@ pub struct GuestLog {
 /// The store data of one call.
 pub struct Sandbox {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    http_hooks: HttpPolicy,
     table: ResourceTable,
     /// Memory accounting and cap.
     pub limiter: MemoryLimiter,
@@ -60,6 +74,12 @@ pub struct Sandbox {
 /// Most handles (files, streams, pollables) a call may hold open at once.
 pub const MAX_HANDLES: usize = 10_000;
 
+/// Most bytes of HTTP header fields a tool may build into one `fields` resource.
+pub const MAX_HTTP_FIELDS: usize = 64 * 1024;
+
+/// Wall-time assumed for network timeouts when the configuration names none.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Sandbox {
     /// Build a sandbox granting exactly what `config` names.
     pub fn new(config: SandboxConfig) -> Result<Self, fs::BindError> {
@@ -73,13 +93,25 @@ impl Sandbox {
             .allow_blocking_current_thread(false)
             // A `get-random-bytes` call may not make the host allocate more than this.
             .max_random_size(1 << 20);
-        net::deny_all(&mut b);
+        net::apply_sockets(&mut b, &config.net);
         env::apply(&mut b, &config.env);
         fs::apply(&mut b, &config.binds)?;
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_HANDLES);
+        let deadline = Instant::now() + config.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let max_body = config.net.max_response_body.unwrap_or(config.memory);
+        let http_hooks = HttpPolicy::new(
+            Arc::new(config.net),
+            config.secrets.into(),
+            deadline,
+            max_body,
+        );
+        let mut http = WasiHttpCtx::new();
+        http.set_field_size_limit(MAX_HTTP_FIELDS);
         Ok(Self {
             wasi: b.build(),
+            http,
+            http_hooks,
             table,
             limiter: MemoryLimiter::new(config.memory),
             output,
@@ -96,6 +128,16 @@ impl WasiView for Sandbox {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for Sandbox {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
         }
     }
 }

@@ -33,6 +33,9 @@ pub enum Refusal {
     /// A directory of the grant could not be bound.
     #[error(transparent)]
     Bind(#[from] wasmgov_host_api::fs::BindError),
+    /// A secret of the grant could not be read or bound (the message never holds its value).
+    #[error(transparent)]
+    Secret(#[from] wasmgov_host_api::secrets::SecretError),
 }
 
 impl Refusal {
@@ -45,6 +48,7 @@ impl Refusal {
             Self::UnsupportedImports(_) => "unsupported-imports",
             Self::NoToolExport(_) => "no-tool-export",
             Self::Bind(_) => "bind",
+            Self::Secret(_) => "secret",
         }
     }
 
@@ -67,6 +71,9 @@ impl Refusal {
                 or build a command with `fn main`"
                 .into(),
             Self::Bind(_) => "check that the host directory exists and is readable".into(),
+            Self::Secret(_) => "provide the value with --secret NAME=@FILE or NAME=env:VAR, or \
+                in the policy's [secrets]"
+                .into(),
         })
     }
 }

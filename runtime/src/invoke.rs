@@ -100,6 +100,7 @@ pub(crate) async fn invoke(
     let is_command = matches!(prepared, Prepared::Command(_));
     config.memory = limits.memory;
     config.output = limits.output;
+    config.timeout = Some(limits.timeout);
     if is_command {
         config.stdin = input.to_vec();
     }

@@ -38,3 +38,4 @@ pub use package::{RefusalError, Verified};
 pub use runtime::{
     Admission, CallOptions, LoadOptions, Runtime, RuntimeBuilder, Tool, signature_path,
 };
+pub use wasmgov_host_api::net::{ResolveFuture, Resolver, SystemResolver};

@@ -13,13 +13,14 @@ use tokio::sync::Semaphore;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
+use wasmgov_host_api::net::{Resolver, SystemResolver};
 use wasmgov_host_api::{Sandbox, SandboxConfig, build_linker};
 
 use crate::cancel::CancelToken;
 use crate::component::{ComponentInfo, Prepared, prepare};
 use crate::describe::ToolDescription;
 use crate::engine::{self, Allocator, EngineSettings, EpochTicker};
-use crate::error::Error;
+use crate::error::{Error, Refusal};
 use crate::grant::{CliBind, Grant, SecretSource};
 use crate::invoke::{Action, CallOutcome, invoke};
 use crate::limits::{LimitOverrides, Limits};
@@ -37,6 +38,7 @@ pub struct RuntimeBuilder {
     revoked: Option<RevokedKeys>,
     state_dir: Option<PathBuf>,
     allow_unsigned: bool,
+    resolver: Option<Arc<dyn Resolver>>,
 }
 
 impl RuntimeBuilder {
@@ -83,6 +85,13 @@ impl RuntimeBuilder {
         self
     }
 
+    /// The resolver for host names tools may reach (default: the system's). Tests use a stub
+    /// to count and steer lookups.
+    pub fn resolver(mut self, r: Arc<dyn Resolver>) -> Self {
+        self.resolver = Some(r);
+        self
+    }
+
     /// Accept manifests without a signature (loud; the operator takes responsibility).
     pub fn allow_unsigned(mut self, yes: bool) -> Self {
         self.allow_unsigned = yes;
@@ -112,6 +121,7 @@ impl RuntimeBuilder {
                 revoked: self.revoked,
                 ratchet,
                 allow_unsigned: self.allow_unsigned,
+                resolver: self.resolver.unwrap_or_else(|| Arc::new(SystemResolver)),
                 linker,
                 slots: Arc::new(Semaphore::new(slots)),
                 _ticker: ticker,
@@ -128,6 +138,7 @@ struct RuntimeInner {
     revoked: Option<RevokedKeys>,
     ratchet: Option<Ratchet>,
     allow_unsigned: bool,
+    resolver: Arc<dyn Resolver>,
     linker: Linker<Sandbox>,
     slots: Arc<Semaphore>,
     _ticker: EpochTicker,
@@ -249,7 +260,8 @@ impl Runtime {
         verified: Option<Verified>,
     ) -> Result<Tool, Error> {
         let (prepared, info) = prepare(&self.inner.engine, &self.inner.linker, bytes)?;
-        let sandbox = crate::sandbox::config_for(&grant);
+        let sandbox = crate::sandbox::config_for(&grant, self.inner.resolver.clone())
+            .map_err(Refusal::Secret)?;
         Ok(Tool {
             inner: Arc::new(ToolInner {
                 runtime: self.inner.clone(),

@@ -2,16 +2,43 @@
 //!
 //! The grant was decided by the runtime (manifest ∩ policy ∩ operator flags); this is the only
 //! place it crosses into host-api, so a capability the grant does not name cannot appear in a
-//! sandbox.
+//! sandbox. Secret values are read here, once, at load: a secret that cannot be read fails the
+//! load (a tool that expects a credential should not run without it and fail in confusing ways).
+
+use std::sync::Arc;
 
 use wasmgov_host_api::SandboxConfig;
 use wasmgov_host_api::fs::Bind;
+use wasmgov_host_api::net::{AddressPolicy, HostMatch, NetConfig, NetRule, Resolver, Scheme};
+use wasmgov_host_api::secrets::{SecretBinding, SecretError};
 
 use crate::grant::Grant;
 use crate::names::Access;
+use crate::net_pattern::{self, HostPattern, NetPattern};
 
-/// The sandbox of each call under `grant`.
-pub(crate) fn config_for(grant: &Grant) -> SandboxConfig {
+/// The host-api form of a network pattern.
+pub(crate) fn rule_for(p: &NetPattern) -> NetRule {
+    NetRule {
+        scheme: match p.scheme {
+            net_pattern::Scheme::Http => Scheme::Http,
+            net_pattern::Scheme::Https => Scheme::Https,
+            net_pattern::Scheme::Tcp => Scheme::Tcp,
+        },
+        host: match &p.host {
+            HostPattern::Name(n) => HostMatch::Name(n.clone()),
+            HostPattern::Wildcard(s) => HostMatch::Wildcard(s.clone()),
+            HostPattern::Ipv4(a) => HostMatch::Ip((*a).into()),
+            HostPattern::Ipv6(a) => HostMatch::Ip((*a).into()),
+        },
+        port: p.port,
+    }
+}
+
+/// The sandbox of each call under `grant`, resolving names with `resolver`.
+pub(crate) fn config_for(
+    grant: &Grant,
+    resolver: Arc<dyn Resolver>,
+) -> Result<SandboxConfig, SecretError> {
     let binds = grant
         .fs
         .iter()
@@ -34,9 +61,42 @@ pub(crate) fn config_for(grant: &Grant) -> SandboxConfig {
             Some((e.name.to_string(), value))
         })
         .collect();
-    SandboxConfig {
+    let net = NetConfig {
+        rules: grant.net.iter().map(rule_for).collect(),
+        addresses: AddressPolicy {
+            cidrs: grant.cidrs.clone(),
+        },
+        resolver,
+        max_response_body: None,
+    };
+    let mut secrets = Vec::with_capacity(grant.secrets.len());
+    for s in &grant.secrets {
+        let value = s.source.read().map_err(|e| SecretError::Unreadable {
+            name: s.name.to_string(),
+            source_desc: s.source.to_string(),
+            reason: e.kind().to_string(),
+        })?;
+        if value.is_empty() {
+            return Err(SecretError::Unreadable {
+                name: s.name.to_string(),
+                source_desc: s.source.to_string(),
+                reason: "the value is empty".into(),
+            });
+        }
+        secrets.push(SecretBinding::new(
+            s.name.as_str(),
+            rule_for(&s.host),
+            &s.header,
+            &s.format,
+            &value,
+        )?);
+    }
+    Ok(SandboxConfig {
         binds,
         env,
+        net,
+        secrets,
+        timeout: Some(grant.limits.timeout),
         ..SandboxConfig::default()
-    }
+    })
 }

@@ -3,9 +3,15 @@
 //! Each module reads like the threat or behaviour it defends. Tools come from `tools-examples/`,
 //! built from source once per test run (see `support`).
 
+mod caps;
 mod cli;
 mod embed;
+mod env;
+mod fs;
+mod lifecycle;
 mod limits;
+mod net;
 mod refuse;
 mod sdk;
+mod secrets;
 mod support;

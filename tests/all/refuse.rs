@@ -52,7 +52,7 @@ fn unknown_imports_are_refused_and_all_named() {
     let c = wat::parse_str(
         r#"(component
             (import "evil:host/exec@1.0.0" (instance (export "run" (func))))
-            (import "wasi:http/outgoing-handler@0.2.0" (instance))
+            (import "wasi:http/incoming-handler@0.2.0" (instance))
         )"#,
     )
     .expect("wat");
@@ -61,7 +61,7 @@ fn unknown_imports_are_refused_and_all_named() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("error[unsupported-imports]"), "{err}");
     assert!(err.contains("evil:host/exec@1.0.0"), "{err}");
-    assert!(err.contains("wasi:http/outgoing-handler@0.2.0"), "{err}");
+    assert!(err.contains("wasi:http/incoming-handler@0.2.0"), "{err}");
 }
 
 #[test]

@@ -1,0 +1,444 @@
+//! Outgoing `wasi:http` requests, decided and carried out by the host.
+//!
+//! wasmtime-wasi-http's stock sender connects to whatever the request names, resolving it with
+//! the OS. This module replaces it ([`HttpPolicy`] is the `WasiHttpHooks` of every call) and
+//! guards against:
+//!
+//! - **Unlisted destinations** (N01, N02, N06): `scheme://host:port` must match a rule of the
+//!   grant before anything else; a denied name is never looked up, a denied address never
+//!   connected to.
+//! - **SSRF to internal addresses and DNS rebinding** (N03, N04): the host resolves the name once
+//!   through the grant's [`Resolver`](crate::net::Resolver), refuses the request if *any* answer
+//!   is internal (see [`crate::net`]), and connects to an address it checked — the TCP connect
+//!   takes that `SocketAddr`, not the name. TLS still verifies the certificate against the
+//!   request's host name (SNI), so pinning the address does not weaken HTTPS.
+//! - **Redirect laundering** (N05): redirects are never followed; the tool gets the 3xx and any
+//!   next hop is a new request, checked again.
+//! - **Slow or huge responses** (R02, R06): connect, first-byte and between-bytes timeouts are
+//!   clamped to what is left of the call's wall time, and response bodies are capped (checked
+//!   against `Content-Length` up front, and counted while streaming).
+//! - **Secret exposure** (E02, M02): secrets are added here, host-side, only to requests whose
+//!   destination matches the secret's own rule; the tool may not set those headers itself (nor
+//!   `authorization` once any secret is bound), and log records name secrets, never values.
+//!
+//! Every refusal reaches the tool as `error-code.HTTP-request-denied`, an ordinary error it can
+//! handle, never a trap.
+
+use std::future::{Future, poll_fn};
+use std::net::{IpAddr, SocketAddr};
+use std::pin::{Pin, pin};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::uri::Scheme as UriScheme;
+use http::{HeaderName, Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use wasmtime_wasi_http::io::TokioIo;
+use wasmtime_wasi_http::{
+    DEFAULT_FORBIDDEN_HEADERS, Error as HttpError, ForbiddenHeaderFilter, RequestOptions, WasiBody,
+    WasiHttpHooks,
+};
+
+use crate::net::{self, Host, NetConfig, NetDenied, Scheme};
+use crate::secrets::SecretBinding;
+
+type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
+type SendFuture =
+    Box<dyn Future<Output = Result<(Response<WasiBody>, IoFuture), HttpError>> + Send>;
+
+/// The `wasi:http` hooks of one call: the grant's rules, secrets and deadline.
+pub struct HttpPolicy {
+    net: Arc<NetConfig>,
+    secrets: Arc<[SecretBinding]>,
+    deadline: Instant,
+    max_body: u64,
+    forbidden: ForbiddenHeaderFilter,
+}
+
+impl HttpPolicy {
+    /// Hooks for a call that must end by `deadline`, with response bodies capped at `max_body`.
+    pub fn new(
+        net: Arc<NetConfig>,
+        secrets: Arc<[SecretBinding]>,
+        deadline: Instant,
+        max_body: u64,
+    ) -> Self {
+        let mut names: Vec<HeaderName> = DEFAULT_FORBIDDEN_HEADERS.to_vec();
+        names.extend(crate::secrets::guest_forbidden_headers(&secrets));
+        let forbidden: ForbiddenHeaderFilter = Arc::new(move |h| names.contains(h));
+        Self {
+            net,
+            secrets,
+            deadline,
+            max_body,
+            forbidden,
+        }
+    }
+
+    /// The first, synchronous half of a request: parse and match the destination.
+    fn decide(&self, req: &Request<WasiBody>) -> Result<Destination, NetDenied> {
+        let uri = req.uri();
+        let scheme = match uri.scheme() {
+            Some(s) if *s == UriScheme::HTTP => Scheme::Http,
+            Some(s) if *s == UriScheme::HTTPS => Scheme::Https,
+            other => {
+                return Err(NetDenied::BadHost(format!(
+                    "unsupported scheme {}",
+                    other.map_or("(none)", |s| s.as_str())
+                )));
+            }
+        };
+        let authority = uri
+            .authority()
+            .ok_or_else(|| NetDenied::BadHost(String::new()))?;
+        // User info would be forwarded nowhere, but refuse it: it is a classic way to make a
+        // URL look like it goes somewhere it does not.
+        if authority.as_str().contains('@') {
+            return Err(NetDenied::BadHost(authority.to_string()));
+        }
+        let raw_host = authority.host();
+        let host = Host::parse(raw_host).ok_or_else(|| NetDenied::BadHost(raw_host.into()))?;
+        let port = authority.port_u16().unwrap_or(match scheme {
+            Scheme::Https => 443,
+            _ => 80,
+        });
+        if !self
+            .net
+            .rules
+            .iter()
+            .any(|r| r.matches(scheme, &host, port))
+        {
+            return Err(NetDenied::NotAllowed {
+                scheme,
+                host: host.to_string(),
+                port,
+            });
+        }
+        Ok(Destination { scheme, host, port })
+    }
+
+    fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+}
+
+/// A destination that matched a rule (its addresses are not checked yet).
+#[derive(Debug, Clone)]
+struct Destination {
+    scheme: Scheme,
+    host: Host,
+    port: u16,
+}
+
+impl WasiHttpHooks for HttpPolicy {
+    fn forbidden_header_filter(&mut self) -> ForbiddenHeaderFilter {
+        self.forbidden.clone()
+    }
+
+    fn send_request(
+        &mut self,
+        mut request: Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: IoFuture,
+    ) -> SendFuture {
+        let method = request.method().clone();
+        let dest = match self.decide(&request) {
+            Ok(d) => d,
+            Err(why) => {
+                tracing::info!(
+                    target: "wasmgov::net",
+                    iface = "wasi:http/outgoing-handler",
+                    %method,
+                    uri = %request.uri(),
+                    decision = "deny",
+                    reason = %why,
+                    "http request"
+                );
+                return Box::new(std::future::ready(Err(HttpError::HttpRequestDenied)));
+            }
+        };
+        let injected = crate::secrets::inject(
+            &self.secrets,
+            dest.scheme,
+            &dest.host,
+            dest.port,
+            &mut request,
+        );
+        let remaining = self.remaining();
+        let clamp = |asked: Option<Duration>| asked.map_or(remaining, |a| a.min(remaining));
+        let o = options.unwrap_or_default();
+        let timeouts = Timeouts {
+            connect: clamp(o.connect_timeout),
+            first_byte: clamp(o.first_byte_timeout),
+            between_bytes: clamp(o.between_bytes_timeout),
+        };
+        let net = self.net.clone();
+        let max_body = self.max_body;
+        Box::new(async move {
+            let addrs = match resolve_and_check(&net, &dest, timeouts.connect).await {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::info!(
+                        target: "wasmgov::net",
+                        iface = "wasi:http/outgoing-handler",
+                        %method,
+                        dest = %format_args!("{}://{}:{}", dest.scheme, dest.host, dest.port),
+                        decision = "deny",
+                        reason = %e.1,
+                        "http request"
+                    );
+                    return Err(e.0);
+                }
+            };
+            tracing::info!(
+                target: "wasmgov::net",
+                iface = "wasi:http/outgoing-handler",
+                %method,
+                dest = %format_args!("{}://{}:{}", dest.scheme, dest.host, dest.port),
+                addrs = ?addrs,
+                secrets = ?injected,
+                decision = "allow",
+                "http request"
+            );
+            send(request, &dest, &addrs, timeouts, max_body).await
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Timeouts {
+    connect: Duration,
+    first_byte: Duration,
+    between_bytes: Duration,
+}
+
+/// Resolve the destination once and check every address. On refusal: the guest-visible error
+/// and the reason for the log.
+async fn resolve_and_check(
+    net: &NetConfig,
+    dest: &Destination,
+    limit: Duration,
+) -> Result<Vec<IpAddr>, (HttpError, String)> {
+    let addrs = match &dest.host {
+        Host::Ip(ip) => vec![*ip],
+        Host::Name(name) => match tokio::time::timeout(limit, net.resolver.resolve(name)).await {
+            Err(_) => return Err((HttpError::DnsTimeout, format!("resolving {name} timed out"))),
+            Ok(Err(e)) => {
+                return Err((
+                    HttpError::DnsError {
+                        rcode: Some("lookup failed".into()),
+                        info_code: None,
+                    },
+                    format!("resolving {name} failed: {e}"),
+                ));
+            }
+            Ok(Ok(a)) if a.is_empty() => {
+                return Err((
+                    HttpError::DestinationNotFound,
+                    format!("{name} has no addresses"),
+                ));
+            }
+            Ok(Ok(a)) => a,
+        },
+    };
+    net::check_all(&net.addresses, &dest.host, &addrs)
+        .map_err(|why| (HttpError::HttpRequestDenied, why.to_string()))?;
+    Ok(addrs)
+}
+
+trait Stream: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static> Stream for T {}
+
+/// The TLS client configuration: the webpki roots, ring as the provider (stated explicitly so a
+/// second provider elsewhere in the build cannot make the choice ambiguous).
+fn tls_config() -> Result<Arc<rustls::ClientConfig>, HttpError> {
+    static CONFIG: OnceLock<Option<Arc<rustls::ClientConfig>>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let roots = rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.into(),
+            };
+            rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .ok()
+            .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()))
+        })
+        .clone()
+        .ok_or(HttpError::InternalError(Some("TLS is unavailable".into())))
+}
+
+/// Connect to a checked address, do TLS for `https`, and send the request over HTTP/1.1.
+async fn send(
+    mut request: Request<WasiBody>,
+    dest: &Destination,
+    addrs: &[IpAddr],
+    t: Timeouts,
+    max_body: u64,
+) -> Result<(Response<WasiBody>, IoFuture), HttpError> {
+    let connect = async {
+        let mut last = None;
+        for ip in addrs {
+            match TcpStream::connect(SocketAddr::new(*ip, dest.port)).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(HttpError::Connect(last.unwrap_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no address")
+        })))
+    };
+    let tcp = tokio::time::timeout(t.connect, connect)
+        .await
+        .map_err(|_| HttpError::ConnectionTimeout)??;
+    let stream: Box<dyn Stream> = if dest.scheme == Scheme::Https {
+        let name = match &dest.host {
+            Host::Name(n) => rustls::pki_types::ServerName::try_from(n.clone())
+                .map_err(HttpError::InvalidDnsNameError)?,
+            Host::Ip(ip) => rustls::pki_types::ServerName::IpAddress((*ip).into()),
+        };
+        let tls = tokio_rustls::TlsConnector::from(tls_config()?);
+        let s = tokio::time::timeout(t.connect, tls.connect(name, tcp))
+            .await
+            .map_err(|_| HttpError::ConnectionTimeout)?
+            .map_err(HttpError::Tls)?;
+        Box::new(s)
+    } else {
+        Box::new(tcp)
+    };
+    let (mut sender, conn) = tokio::time::timeout(
+        t.connect,
+        hyper::client::conn::http1::Builder::new().handshake(TokioIo::new(stream)),
+    )
+    .await
+    .map_err(|_| HttpError::ConnectionTimeout)??;
+
+    // The request line carries the origin form (path and query); the host goes in `Host`.
+    let path = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    *request.uri_mut() = http::Uri::builder()
+        .path_and_query(path)
+        .build()
+        .map_err(|_| HttpError::HttpRequestUriInvalid)?;
+
+    let first_byte = t.first_byte;
+    let response = async move {
+        tokio::time::timeout(first_byte, sender.send_request(request))
+            .await
+            .map_err(|_| HttpError::ConnectionReadTimeout)?
+            .map_err(HttpError::from)
+    };
+    // Drive the connection while waiting for the response head; hand the rest of it to the
+    // caller as the I/O future.
+    let mut response = pin!(response);
+    let mut conn = Some(conn);
+    let response = poll_fn(|cx| {
+        if let Poll::Ready(r) = response.as_mut().poll(cx) {
+            return Poll::Ready(r);
+        }
+        let Some(c) = conn.as_mut() else {
+            return Poll::Pending;
+        };
+        let done = ready!(Pin::new(c).poll(cx));
+        conn = None;
+        match done {
+            Ok(()) => response.as_mut().poll(cx),
+            Err(e) => Poll::Ready(Err(HttpError::from(e))),
+        }
+    })
+    .await?;
+
+    if let Some(n) = response
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        && n > max_body
+    {
+        return Err(HttpError::HttpResponseBodySize(Some(n)));
+    }
+    let between = if t.between_bytes.is_zero() {
+        Duration::from_nanos(1)
+    } else {
+        t.between_bytes
+    };
+    let response = response.map(|incoming| {
+        let mut tick = tokio::time::interval(between);
+        tick.reset();
+        CappedBody {
+            incoming,
+            tick,
+            left: max_body,
+            cap: max_body,
+        }
+        .boxed_unsync()
+    });
+    let io: IoFuture = Box::new(async move {
+        match conn {
+            Some(c) => c.await.map_err(HttpError::from),
+            None => Ok(()),
+        }
+    });
+    Ok((response, io))
+}
+
+/// A response body with a between-bytes timeout and a size cap.
+struct CappedBody {
+    incoming: hyper::body::Incoming,
+    tick: tokio::time::Interval,
+    left: u64,
+    cap: u64,
+}
+
+impl Body for CappedBody {
+    type Data = Bytes;
+    type Error = HttpError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
+        match Pin::new(&mut self.incoming).poll_frame(cx) {
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(if e.is_timeout() {
+                HttpError::HttpResponseTimeout
+            } else {
+                HttpError::from(e)
+            }))),
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    let n = data.len() as u64;
+                    if n > self.left {
+                        self.left = 0;
+                        return Poll::Ready(Some(Err(HttpError::HttpResponseBodySize(Some(
+                            self.cap,
+                        )))));
+                    }
+                    self.left -= n;
+                }
+                self.tick.reset();
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Pending => {
+                ready!(self.tick.poll_tick(cx));
+                Poll::Ready(Some(Err(HttpError::ConnectionReadTimeout)))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.incoming.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.incoming.size_hint()
+    }
+}

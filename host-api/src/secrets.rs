@@ -1,0 +1,221 @@
+//! Secrets: credentials the host adds to a tool's outgoing requests, which the tool never sees.
+//!
+//! The operator provides each value (a file or an env var of the host, read by the runtime at
+//! load). What this module guards against:
+//!
+//! - **The tool reading a secret** (E01, E02): values live only here, outside the guest's
+//!   reach — not in its env, files, arguments or any import's result.
+//! - **Exfiltration to another host** (E02): a secret is added only to requests whose
+//!   `scheme://host:port` matches the secret's own rule (after the request passed the network
+//!   checks); a request anywhere else carries nothing. There is no placeholder syntax a tool
+//!   could smuggle into a URL or body.
+//! - **Header games** (E02, M02): once a secret is bound, the tool may not set that header (nor
+//!   `authorization`) itself, so it can neither override the injected value nor learn by echo
+//!   which one wins; the host removes such headers again before injecting.
+//! - **Leaks through logs and errors**: `Debug` of a binding redacts the value, errors name the
+//!   secret, never its value, and injected header values are marked sensitive.
+
+use std::fmt;
+
+use http::{HeaderName, HeaderValue, Request};
+
+use crate::net::{Host, NetRule, Scheme};
+
+/// A secret bound to one destination: header `header: value` on requests matching `rule`.
+#[derive(Clone)]
+pub struct SecretBinding {
+    name: String,
+    rule: NetRule,
+    header: HeaderName,
+    value: HeaderValue,
+}
+
+/// A secret that cannot be bound. Never contains the value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    /// The header name is not a valid HTTP header name.
+    #[error("secret {name}: `{header}` is not a valid header name")]
+    BadHeader {
+        /// Secret name.
+        name: String,
+        /// The header as written.
+        header: String,
+    },
+    /// The header is one the host sets itself (`host`, `connection`, …).
+    #[error("secret {name}: the header `{header}` cannot carry a secret")]
+    ReservedHeader {
+        /// Secret name.
+        name: String,
+        /// The header.
+        header: String,
+    },
+    /// The formatted value is not a valid header value (e.g. it holds a newline).
+    #[error(
+        "secret {name}: the value (formatted) is not a valid header value (control characters or newlines?)"
+    )]
+    BadValue {
+        /// Secret name.
+        name: String,
+    },
+    /// The value could not be read from its source.
+    #[error("secret {name}: cannot read its value from {source_desc}: {reason}")]
+    Unreadable {
+        /// Secret name.
+        name: String,
+        /// Where it was to come from (`env:VAR`, `file:/path`).
+        source_desc: String,
+        /// Why (never the value).
+        reason: String,
+    },
+}
+
+impl SecretBinding {
+    /// Bind secret `name` for requests matching `rule`: header `header` gets `format` with `{}`
+    /// replaced by `value`.
+    pub fn new(
+        name: &str,
+        rule: NetRule,
+        header: &str,
+        format: &str,
+        value: &str,
+    ) -> Result<Self, SecretError> {
+        let header_name = HeaderName::try_from(header.to_ascii_lowercase()).map_err(|_| {
+            SecretError::BadHeader {
+                name: name.into(),
+                header: header.into(),
+            }
+        })?;
+        if wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS.contains(&header_name)
+            || header_name == http::header::CONTENT_LENGTH
+        {
+            return Err(SecretError::ReservedHeader {
+                name: name.into(),
+                header: header.into(),
+            });
+        }
+        let mut value = HeaderValue::try_from(format.replace("{}", value))
+            .map_err(|_| SecretError::BadValue { name: name.into() })?;
+        value.set_sensitive(true);
+        Ok(Self {
+            name: name.into(),
+            rule,
+            header: header_name,
+            value,
+        })
+    }
+
+    /// The secret's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The destination whose requests carry it.
+    pub fn rule(&self) -> &NetRule {
+        &self.rule
+    }
+
+    /// The header that carries it.
+    pub fn header(&self) -> &HeaderName {
+        &self.header
+    }
+}
+
+impl fmt::Debug for SecretBinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretBinding")
+            .field("name", &self.name)
+            .field("rule", &self.rule.to_string())
+            .field("header", &self.header)
+            .field("value", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Headers a tool may not set once `secrets` are bound: every secret's header, and
+/// `authorization`.
+pub(crate) fn guest_forbidden_headers(secrets: &[SecretBinding]) -> Vec<HeaderName> {
+    if secrets.is_empty() {
+        return Vec::new();
+    }
+    let mut names = vec![http::header::AUTHORIZATION];
+    for s in secrets {
+        if !names.contains(&s.header) {
+            names.push(s.header.clone());
+        }
+    }
+    names
+}
+
+/// Add the secrets bound to `scheme://host:port` to `req`; returns the names of those added.
+/// Headers that carry a secret are removed from every request first, whoever set them.
+pub(crate) fn inject<B>(
+    secrets: &[SecretBinding],
+    scheme: Scheme,
+    host: &Host,
+    port: u16,
+    req: &mut Request<B>,
+) -> Vec<String> {
+    let headers = req.headers_mut();
+    for h in guest_forbidden_headers(secrets) {
+        headers.remove(h);
+    }
+    let mut added = Vec::new();
+    for s in secrets
+        .iter()
+        .filter(|s| s.rule.matches(scheme, host, port))
+    {
+        headers.insert(s.header.clone(), s.value.clone());
+        added.push(s.name.clone());
+    }
+    added
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::HostMatch;
+
+    fn rule() -> NetRule {
+        NetRule {
+            scheme: Scheme::Https,
+            host: HostMatch::Name("api.example.com".into()),
+            port: 443,
+        }
+    }
+
+    #[test]
+    fn value_is_redacted_and_only_bound_host_gets_it() {
+        let s =
+            SecretBinding::new("TOKEN", rule(), "Authorization", "Bearer {}", "s3cr3t").unwrap();
+        assert!(!format!("{s:?}").contains("s3cr3t"));
+        let mut req = Request::new(());
+        req.headers_mut()
+            .insert("authorization", HeaderValue::from_static("guest"));
+        let other = Host::parse("evil.example.com").unwrap();
+        assert!(
+            inject(
+                std::slice::from_ref(&s),
+                Scheme::Https,
+                &other,
+                443,
+                &mut req
+            )
+            .is_empty()
+        );
+        assert!(req.headers().get("authorization").is_none());
+        let bound = Host::parse("api.example.com").unwrap();
+        assert_eq!(
+            inject(&[s], Scheme::Https, &bound, 443, &mut req),
+            vec!["TOKEN".to_string()]
+        );
+        assert_eq!(req.headers()["authorization"], "Bearer s3cr3t");
+    }
+
+    #[test]
+    fn bad_values_and_headers_are_refused_without_the_value() {
+        let e = SecretBinding::new("T", rule(), "X-Key", "{}", "a\r\nInjected: 1").unwrap_err();
+        assert!(!e.to_string().contains("Injected"));
+        assert!(SecretBinding::new("T", rule(), "Host", "{}", "v").is_err());
+        assert!(SecretBinding::new("T", rule(), "bad header", "{}", "v").is_err());
+    }
+}

@@ -1,0 +1,167 @@
+//! Secrets (E02, M02b): the host adds a secret only to requests bound for its own host; the
+//! tool can neither read it, set or override its header, nor send it anywhere else, and no
+//! output or error holds the value.
+
+use serde_json::json;
+use wasmgov::grant::SecretSource;
+use wasmgov::{Error, LoadOptions, Refusal};
+
+use crate::caps::{Server, call_json, load_with, runtime_with};
+
+const CANARY: &str = "sk-canary-3f9a1c77e0";
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    api: Server,
+    other: Server,
+    rt: wasmgov::Runtime,
+    manifest: String,
+    opts: LoadOptions,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("token");
+    std::fs::write(&file, format!("{CANARY}\n")).expect("write secret");
+    let (api, other) = (Server::start(), Server::start());
+    let allow = format!("\"{}\", \"{}\"", api.url(), other.url());
+    let manifest = format!(
+        "\n[net]\nallow = [{allow}]\n\n[[secrets]]\nname = \"API_TOKEN\"\nhost = \"{}\"\nheader = \"Authorization\"\nformat = \"Bearer {{}}\"\n",
+        api.url()
+    );
+    let rt = runtime_with(
+        &format!("[net]\nallow = [{allow}]\ncidrs = [\"127.0.0.1/32\"]\n"),
+        None,
+    );
+    let opts = LoadOptions {
+        secrets: vec![("API_TOKEN".into(), SecretSource::File(file))],
+        ..Default::default()
+    };
+    Setup {
+        _dir: dir,
+        api,
+        other,
+        rt,
+        manifest,
+        opts,
+    }
+}
+
+#[tokio::test]
+async fn the_secret_reaches_its_own_host_and_nowhere_else() {
+    let s = setup();
+    // The real example: call-api gets an answer from the API, which saw the credential.
+    let t = load_with(&s.rt, "call-api", &s.manifest, &s.opts).expect("load");
+    let out = call_json(&t, json!({ "base": s.api.url(), "path": "/v1/items" })).await;
+    assert_eq!(out["status"], 200, "{out}");
+    assert!(!out.to_string().contains(CANARY));
+    let seen = s.api.seen();
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some(format!("Bearer {CANARY}").as_str())
+    );
+
+    // The same tool aimed at the other allowed host sends nothing.
+    let out = call_json(&t, json!({ "base": s.other.url(), "path": "/collect" })).await;
+    assert_eq!(out["status"], 200);
+    let seen = s.other.seen();
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].header("authorization").is_none(), "{seen:?}");
+    for (_, v) in &seen[0].headers {
+        assert!(!v.contains(CANARY), "{seen:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_tool_cannot_set_or_override_the_secret_header() {
+    let s = setup();
+    let t = load_with(&s.rt, "hostile-net", &s.manifest, &s.opts).expect("load");
+    let out = call_json(
+        &t,
+        json!({ "http": [
+            { "url": format!("{}/", s.api.url()), "headers": [["authorization", "Bearer mine"]] },
+            { "url": format!("{}/", s.other.url()), "headers": [["Authorization", "Bearer {API_TOKEN}"]] },
+            { "url": format!("{}/?token=${{API_TOKEN}}", s.other.url()), "method": "POST", "body": "{{API_TOKEN}} $API_TOKEN" },
+        ]}),
+    )
+    .await;
+    let r = out["results"].as_array().expect("results");
+    assert_eq!(r[0]["ok"], false, "{out}");
+    assert!(
+        r[0]["detail"].as_str().unwrap_or("").contains("Forbidden"),
+        "{out}"
+    );
+    assert_eq!(r[1]["ok"], false, "{out}");
+    assert_eq!(r[2]["ok"], true, "{out}");
+    assert!(!out.to_string().contains(CANARY));
+    assert_eq!(s.api.connections(), 0);
+    // Placeholders are just text: the other host receives them literally, never the value.
+    for seen in s.other.seen() {
+        assert!(seen.header("authorization").is_none());
+        assert!(!format!("{seen:?}").contains(CANARY));
+    }
+}
+
+#[tokio::test]
+async fn the_tool_cannot_read_the_secret_from_env_or_files() {
+    let s = setup();
+    let t = load_with(&s.rt, "hostile-env", &s.manifest, &s.opts).expect("load");
+    let out = t
+        .run(
+            json!({ "paths": [s._dir.path().join("token").display().to_string()] })
+                .to_string()
+                .as_bytes(),
+            &Default::default(),
+        )
+        .await;
+    let text = format!(
+        "{:?}{}{}",
+        out.result,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.result.is_ok(), "{text}");
+    assert!(!text.contains(CANARY), "{text}");
+}
+
+#[tokio::test]
+async fn a_secret_that_cannot_be_read_fails_the_load_without_leaking() {
+    let s = setup();
+    let missing = LoadOptions {
+        secrets: vec![(
+            "API_TOKEN".into(),
+            SecretSource::File(s._dir.path().join("missing")),
+        )],
+        ..Default::default()
+    };
+    match load_with(&s.rt, "call-api", &s.manifest, &missing) {
+        Err(Error::Refused(Refusal::Secret(e))) => {
+            assert!(e.to_string().contains("API_TOKEN"), "{e}");
+        }
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("loaded without its secret"),
+    }
+    // A value that would split the header is refused, and the message does not echo it.
+    let bad = s._dir.path().join("bad");
+    std::fs::write(&bad, format!("{CANARY}\r\nX-Injected: 1")).expect("write");
+    let opts = LoadOptions {
+        secrets: vec![("API_TOKEN".into(), SecretSource::File(bad))],
+        ..Default::default()
+    };
+    let e = load_with(&s.rt, "call-api", &s.manifest, &opts)
+        .err()
+        .expect("refused");
+    assert!(!e.to_string().contains(CANARY), "{e}");
+    // A secret the manifest does not declare cannot be handed in.
+    let opts = LoadOptions {
+        secrets: vec![(
+            "OTHER".into(),
+            SecretSource::File(s._dir.path().join("token")),
+        )],
+        ..s.opts.clone()
+    };
+    let e = load_with(&s.rt, "call-api", &s.manifest, &opts)
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("--secret OTHER"), "{e}");
+}
