@@ -180,6 +180,12 @@ pub fn verify(
     component: &[u8],
     opts: &VerifyOptions<'_>,
 ) -> Result<Verified, RefusalError> {
+    // 0. Size: an oversized manifest is malformed whatever its signature says. (Callers read
+    // at most one byte past the limit, so a signature over the whole file could not match.)
+    if manifest_bytes.len() > crate::manifest::MAX_MANIFEST_SIZE {
+        Manifest::parse(manifest_bytes)?;
+    }
+
     // 1-2. Signature and trust, over the exact bytes, before they are parsed.
     let signer = match sig_bytes {
         Some(sig) => {

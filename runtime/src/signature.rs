@@ -156,6 +156,19 @@ impl ManifestSignature {
         }
         let text = std::str::from_utf8(bytes)
             .map_err(|_| SignatureError::Malformed("not UTF-8 text".into()))?;
+        // Name the two common accidents plainly instead of passing on the PEM decoder's words.
+        if text.trim().is_empty() {
+            return Err(SignatureError::Malformed(
+                "the signature file is empty".into(),
+            ));
+        }
+        if text.contains("-----BEGIN SSH SIGNATURE-----")
+            && !text.contains("-----END SSH SIGNATURE-----")
+        {
+            return Err(SignatureError::Malformed(
+                "truncated: no `-----END SSH SIGNATURE-----` line".into(),
+            ));
+        }
         let sig = SshSig::from_pem(text).map_err(|e| {
             unsupported_key_in(text)
                 .unwrap_or_else(|| SignatureError::Malformed(format!("not an SSH signature: {e}")))

@@ -54,9 +54,9 @@ pub(crate) fn check_bytes<'a>(
     what: &str,
 ) -> Result<&'a str, DocError> {
     if bytes.len() > max {
+        // Callers may read only one byte past the limit, so the size read says nothing more.
         return Err(DocError::whole(format!(
-            "{what} is {} bytes, over the limit of {max} bytes",
-            bytes.len()
+            "{what} is over the limit of {max} bytes"
         )));
     }
     if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {

@@ -76,7 +76,7 @@ pub enum TrustError {
     },
     /// The key's entries do not allow the wasmgov namespace.
     #[error(
-        "key {fingerprint} may not sign manifests: allowed_signers line {line} has {found}, which does not include `{NAMESPACE}`"
+        "key {fingerprint} may not sign manifests: allowed_signers line {line} must allow namespace `{NAMESPACE}` (it has {found})"
     )]
     NamespaceNotAllowed {
         /// The key's fingerprint.
@@ -104,7 +104,7 @@ impl TrustError {
     /// What the operator can do next.
     pub fn hint(&self) -> Option<String> {
         Some(match self {
-            Self::Store { .. } => "fix allowed_signers (see ssh-keygen(1) ALLOWED SIGNERS), or pass --trust FILE".into(),
+            Self::Store { .. } => "fix the file named above (format: ssh-keygen(1) ALLOWED SIGNERS), or pass --trust FILE / --revoked FILE".into(),
             Self::UnknownSigner { fingerprint } => format!(
                 "if you trust this publisher, add a line `PRINCIPAL namespaces=\"{NAMESPACE}\" KEY` with the key of {fingerprint} to allowed_signers"
             ),
@@ -208,6 +208,28 @@ pub struct AllowedSigners {
     pub entries: Vec<AllowedSigner>,
     /// The file it came from, if any.
     pub path: Option<PathBuf>,
+    /// Lines with a key type this build cannot decode (ECDSA, DSA): (line, algorithm).
+    pub skipped: Vec<(usize, String)>,
+}
+
+/// OpenSSH key types this build does not decode. A line with one is still valid OpenSSH (the
+/// file may be shared with git or sshd) and such a key can never sign a manifest (its
+/// signatures are refused as `unsupported-key-type` before the trust store is consulted), so the
+/// line is skipped instead of failing the whole file.
+const UNDECODED_KEY_TYPES: &[&str] = &[
+    "ssh-dss",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+];
+
+/// `Some(type)` if `key_text` is `TYPE BASE64 …` with a type from [`UNDECODED_KEY_TYPES`].
+fn undecoded_key_type(key_text: &str) -> Option<&str> {
+    let mut words = key_text.split_ascii_whitespace();
+    let (algo, blob) = (words.next()?, words.next()?);
+    let base64 = |b: u8| b.is_ascii_alphanumeric() || b"+/=".contains(&b);
+    (UNDECODED_KEY_TYPES.contains(&algo) && blob.bytes().all(base64)).then_some(algo)
 }
 
 fn read_capped(path: &Path) -> Result<String, TrustError> {
@@ -384,6 +406,7 @@ impl AllowedSigners {
     /// Parse the text of an `allowed_signers` file. Any malformed line fails the whole file.
     pub fn parse(text: &str) -> Result<Self, TrustError> {
         let mut entries = Vec::new();
+        let mut skipped = Vec::new();
         for (i, raw) in text.lines().enumerate() {
             let line_no = i + 1;
             let err = |m: String| TrustError::store(None, Some(line_no), m);
@@ -408,6 +431,10 @@ impl AllowedSigners {
             let (options, key) = match parse_key(rest) {
                 Some(key) => (Options::default(), key),
                 None if looks_like_key => {
+                    if let Some(algo) = undecoded_key_type(rest) {
+                        skipped.push((line_no, algo.to_owned()));
+                        continue;
+                    }
                     let e = PublicKey::from_openssh(rest)
                         .err()
                         .map_or_else(String::new, |e| e.to_string());
@@ -420,6 +447,10 @@ impl AllowedSigners {
                     }
                     let options =
                         parse_options(opts).map_err(|m| err(format!("bad options: {m}")))?;
+                    if let Some(algo) = undecoded_key_type(key_text) {
+                        skipped.push((line_no, algo.to_owned()));
+                        continue;
+                    }
                     let key = PublicKey::from_openssh(key_text)
                         .map_err(|e| err(format!("invalid key: {e}")))?;
                     (options, key)
@@ -437,6 +468,7 @@ impl AllowedSigners {
         Ok(Self {
             entries,
             path: None,
+            skipped,
         })
     }
 
@@ -509,11 +541,15 @@ impl AllowedSigners {
 
     /// Entries whose key wasmgov cannot accept (not Ed25519), for warnings: (line, algorithm).
     pub fn unsupported_entries(&self) -> Vec<(usize, String)> {
-        self.entries
+        let mut all: Vec<_> = self
+            .entries
             .iter()
             .filter(|e| !is_supported(&e.key.algorithm()))
             .map(|e| (e.line, e.key.algorithm().as_str().to_owned()))
-            .collect()
+            .chain(self.skipped.iter().cloned())
+            .collect();
+        all.sort();
+        all
     }
 }
 
@@ -538,7 +574,8 @@ impl RevokedKeys {
         let mut keys = Vec::new();
         for (i, raw) in text.lines().enumerate() {
             let line = raw.trim_matches([' ', '\t', '\r']);
-            if line.is_empty() || line.starts_with('#') {
+            if line.is_empty() || line.starts_with('#') || undecoded_key_type(line).is_some() {
+                // A key of a type this build cannot decode can never sign a manifest anyway.
                 continue;
             }
             let key = PublicKey::from_openssh(line).map_err(|e| {
@@ -875,5 +912,28 @@ mod tests {
         let k = pubkey(&make_key(dir.path(), "r", "rsa"));
         let s = AllowedSigners::parse(&format!("a namespaces=\"{NAMESPACE}\" {k}\n")).unwrap();
         assert_eq!(s.unsupported_entries(), vec![(1, "ssh-rsa".to_owned())]);
+    }
+
+    /// A file shared with git or sshd may hold ECDSA keys: they are skipped, not fatal.
+    #[test]
+    fn ecdsa_entries_are_skipped_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let ec = pubkey(&make_key(dir.path(), "e", "ecdsa"));
+        let ed = pubkey(&make_key(dir.path(), "k", "ed25519"));
+        let s = AllowedSigners::parse(&format!(
+            "a namespaces=\"{NAMESPACE}\" {ec}\nb {ec}\nc namespaces=\"{NAMESPACE}\" {ed}\n"
+        ))
+        .unwrap();
+        assert_eq!(s.entries.len(), 1);
+        assert_eq!(s.entries[0].line, 3);
+        let algo = "ecdsa-sha2-nistp256".to_owned();
+        assert_eq!(s.unsupported_entries(), vec![(1, algo.clone()), (2, algo)]);
+        assert_eq!(
+            RevokedKeys::parse(&format!("{ec}\n{ed}\n")).unwrap().len(),
+            1
+        );
+        // Options are still checked on such a line, and a garbage key is still an error.
+        assert!(AllowedSigners::parse(&format!("a bogus {ec}\n")).is_err());
+        assert!(AllowedSigners::parse("a ecdsa-sha2-nistp256 not*base64\n").is_err());
     }
 }

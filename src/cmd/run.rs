@@ -11,7 +11,17 @@ use crate::report::usage;
 pub fn run(a: RunArgs) -> anyhow::Result<i32> {
     let input = read_input(&a)?;
     let op = super::trust::load(&a.trust)?;
-    let state = a.state.clone().or_else(crate::paths::state_dir);
+    // Absolute, so a relative `--state` means the same directory to the ratchet and the
+    // compile cache (which requires an absolute path).
+    let state = match a.state.clone().or_else(crate::paths::state_dir) {
+        Some(dir) => Some(std::path::absolute(&dir).map_err(|e| {
+            usage(
+                format!("cannot resolve --state {}: {e}", dir.display()),
+                None,
+            )
+        })?),
+        None => None,
+    };
     let mut builder = wasmgov::Runtime::builder()
         .allocator(wasmgov::Allocator::OnDemand)
         .policy(op.policy)

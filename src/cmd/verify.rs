@@ -45,7 +45,16 @@ pub fn run(a: VerifyArgs) -> anyhow::Result<i32> {
         now: SystemTime::now(),
         ..VerifyOptions::new(&op.policy)
     };
-    let v = verify(&manifest, sig.as_deref(), &component, &opts).map_err(super::trust::refused)?;
+    let v = verify(&manifest, sig.as_deref(), &component, &opts).map_err(|e| match e {
+        // Name the file that was looked for, as `run` does.
+        wasmgov::RefusalError::Unsigned { tool, .. } => {
+            super::trust::refused(wasmgov::RefusalError::Unsigned {
+                tool,
+                sig_path: sig_path.display().to_string(),
+            })
+        }
+        e => super::trust::refused(e),
+    })?;
     let Some(signer) = &v.signer else {
         return Err(super::trust::refused(wasmgov::RefusalError::Unsigned {
             tool: v.manifest.tool_id(),

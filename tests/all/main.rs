@@ -14,4 +14,5 @@ mod net;
 mod refuse;
 mod sdk;
 mod secrets;
+mod signing;
 mod support;
