@@ -162,9 +162,12 @@ impl ManifestSignature {
                 "the signature file is empty".into(),
             ));
         }
-        if text.contains("-----BEGIN SSH SIGNATURE-----")
-            && !text.contains("-----END SSH SIGNATURE-----")
-        {
+        if !text.contains("-----BEGIN SSH SIGNATURE-----") {
+            return Err(SignatureError::Malformed(
+                "no `-----BEGIN SSH SIGNATURE-----` line: this is not a signature file".into(),
+            ));
+        }
+        if !text.contains("-----END SSH SIGNATURE-----") {
             return Err(SignatureError::Malformed(
                 "truncated: no `-----END SSH SIGNATURE-----` line".into(),
             ));

@@ -226,10 +226,19 @@ impl<'a> Located<'a> {
             );
             (!best.is_empty()).then(|| render(&best))
         });
+        let mut message = e.message().trim().to_owned();
+        // toml says only "duplicate key"; the span holds which one.
+        if message == "duplicate key"
+            && let Some(key) = self.text.get(span).map(str::trim)
+            && !key.is_empty()
+            && !key.contains('\n')
+        {
+            message = format!("duplicate key `{key}`");
+        }
         DocError {
             field,
             line: Some(line),
-            message: e.message().trim().to_owned(),
+            message,
         }
     }
 

@@ -16,3 +16,4 @@ mod sdk;
 mod secrets;
 mod signing;
 mod support;
+mod ui;

@@ -1197,7 +1197,7 @@ fn t12_malformed_signatures_are_refused() {
         (
             "a public key instead",
             public_key(&fx.key),
-            "not an SSH signature",
+            "not a signature file",
         ),
     ] {
         std::fs::write(sig_path(&m), sig).expect("write");

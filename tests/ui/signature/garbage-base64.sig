@@ -1,0 +1,3 @@
+-----BEGIN SSH SIGNATURE-----
+U1NIU0lH%%not base64%%
+-----END SSH SIGNATURE-----

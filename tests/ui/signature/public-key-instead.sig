@@ -1,0 +1,1 @@
+ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIofhnBlyE7/Fj11i7FLBGS7SXSxdp9ocyqzzbZbDJFU ui@wasmgov.example
