@@ -36,6 +36,66 @@ pub enum Command {
     /// Manifest helpers.
     #[command(subcommand)]
     Manifest(ManifestCommand),
+    /// Check or read an audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `wasmgov audit ...`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the log's hash chain (and, with --key, its signed checkpoints); name the first
+    /// bad record. Exit 0 when it verifies, 1 when it does not.
+    Verify(AuditVerifyArgs),
+    /// Print the log's records as a table (or, with --json, as they are).
+    Show(AuditShowArgs),
+}
+
+/// `wasmgov audit verify`.
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// The audit log (JSON Lines).
+    pub file: PathBuf,
+    /// The operator's OpenSSH Ed25519 public key: every checkpoint must verify under it, and
+    /// there must be at least one.
+    #[arg(long, value_name = "PUB")]
+    pub key: Option<PathBuf>,
+    /// A head remembered from an earlier `verify` (or a checkpoint kept elsewhere), as
+    /// SEQ:HASH; the log must still contain it. Catches records cut off the end.
+    #[arg(long, value_name = "SEQ:HASH", value_parser = parse_head)]
+    pub head: Option<(u64, String)>,
+}
+
+fn parse_head(s: &str) -> Result<(u64, String), String> {
+    let (seq, hash) = s
+        .split_once(':')
+        .ok_or_else(|| format!("expected SEQ:HASH, got `{s}`"))?;
+    let seq = seq
+        .parse()
+        .map_err(|_| format!("`{seq}` is not a sequence number"))?;
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("`{hash}` is not a SHA-256 in hex"));
+    }
+    Ok((seq, hash.to_ascii_lowercase()))
+}
+
+/// `wasmgov audit show`.
+#[derive(Debug, Args)]
+pub struct AuditShowArgs {
+    /// The audit log (JSON Lines).
+    pub file: PathBuf,
+    /// Only records of this tool (`name` or `name@version`).
+    #[arg(long, value_name = "TOOL")]
+    pub tool: Option<String>,
+    /// Only records of this call (its id or a prefix of it).
+    #[arg(long = "call", value_name = "ID")]
+    pub call: Option<String>,
+    /// Only host calls with this decision.
+    #[arg(long, value_name = "allow|deny", value_parser = ["allow", "deny"])]
+    pub decision: Option<String>,
+    /// Print the matching records as JSON Lines, unchanged.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `wasmgov manifest ...`.
@@ -127,6 +187,14 @@ pub struct RunArgs {
     /// Ratchet (rollback protection) and compile cache. Default: $XDG_STATE_HOME/wasmgov.
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
+    /// Audit log: every load, call and host call is appended (JSON Lines, hash-chained). If a
+    /// record cannot be written the call stops (exit 6). Default: STATE/audit.jsonl.
+    #[arg(long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
+    /// OpenSSH Ed25519 private key that signs a checkpoint over the audit chain after the
+    /// call (`wasmgov audit verify --key KEY.pub` checks it).
+    #[arg(long = "audit-key", value_name = "KEY")]
+    pub audit_key: Option<PathBuf>,
     /// Trust store, revoked keys and policy.
     #[command(flatten)]
     pub trust: TrustFlags,

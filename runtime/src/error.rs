@@ -178,6 +178,9 @@ pub enum Error {
     /// The call was cancelled by its caller (exit 6).
     #[error("the call was cancelled")]
     Cancelled,
+    /// The audit log could not be written, so the call was stopped (exit 6).
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
     /// The host failed (exit 6).
     #[error("internal error: {0}")]
     Internal(String),
@@ -192,7 +195,7 @@ impl Error {
             Self::Refused(_) | Self::Package(_) => 3,
             Self::Limit(_) => 4,
             Self::Trap { .. } => 5,
-            Self::Busy | Self::Cancelled | Self::Internal(_) => 6,
+            Self::Busy | Self::Cancelled | Self::Audit(_) | Self::Internal(_) => 6,
         }
     }
 
@@ -215,6 +218,7 @@ impl Error {
             Self::Io { .. } => "io",
             Self::Busy => "busy",
             Self::Cancelled => "cancelled",
+            Self::Audit(_) => "audit",
             Self::Internal(_) => "internal",
         }
     }
@@ -238,6 +242,7 @@ impl Error {
             Self::Io { .. } => Some("check the path and its permissions".into()),
             Self::Busy => Some("retry later, or call with Admission::Wait".into()),
             Self::Cancelled => None,
+            Self::Audit(a) => Some(a.hint()),
             Self::Internal(_) => Some("please report this with the command that caused it".into()),
         }
     }

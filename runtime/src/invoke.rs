@@ -17,6 +17,7 @@ use wasmgov_host_api::{
     GuestLog, MemoryLimitExceeded, OutputLimitExceeded, Sandbox, SandboxConfig,
 };
 
+use crate::audit::AuditGateClosed;
 use crate::component::Prepared;
 use crate::engine::MAX_WASM_STACK;
 use crate::error::{Error, LimitHit, Refusal, ToolFailure};
@@ -91,6 +92,7 @@ pub(crate) async fn invoke(
     mut config: SandboxConfig,
     action: Action<'_>,
     limits: Limits,
+    audit: Option<&crate::audit::CallAudit>,
 ) -> CallOutcome {
     let input = match action {
         Action::Call(i) => i,
@@ -131,8 +133,17 @@ pub(crate) async fn invoke(
         })
     });
     let cap = limits.host_calls;
+    let audit_gate = audit.map(|a| a.health());
     store.call_hook(move |mut cx, hook| {
         if matches!(hook, CallHook::CallingHost) {
+            // Fail closed: once a record could not be written, no host call runs.
+            if let Some(h) = &audit_gate
+                && !h.ok()
+            {
+                return Err(wasmtime::Error::new(AuditGateClosed(
+                    h.failure().unwrap_or_default(),
+                )));
+            }
             let s = cx.data_mut();
             s.host_calls += 1;
             if s.host_calls > cap {
@@ -195,7 +206,10 @@ pub(crate) async fn invoke(
                 }
             }
         };
-        tokio::time::timeout(limits.timeout, run).await
+        match audit {
+            Some(a) => tokio::time::timeout(limits.timeout, a.capture(run)).await,
+            None => tokio::time::timeout(limits.timeout, run).await,
+        }
     };
 
     let elapsed = start.elapsed();
@@ -274,6 +288,9 @@ fn classify(
             fuel_used,
         }))
     };
+    if let Some(g) = e.downcast_ref::<AuditGateClosed>() {
+        return Err(Error::Audit(crate::audit::AuditError::Write(g.0.clone())));
+    }
     // A flood usually surfaces as the guest's own panic on a failed write: the budget knows.
     if sandbox.output.exceeded() {
         return hit(LimitKind::Output, limits.output, sandbox.output.used());

@@ -4,6 +4,7 @@
 //! (manifest, signature, trust, policy), compiles the component once, and runs each call in a
 //! fresh sandbox built by `wasmgov-host-api`.
 
+pub mod audit;
 pub mod cancel;
 pub mod component;
 pub mod describe;
@@ -26,6 +27,7 @@ pub mod signature;
 pub mod toml_doc;
 pub mod trust;
 
+pub use audit::{Audit, AuditError, AuditOptions};
 pub use cancel::CancelToken;
 pub use component::{ComponentInfo, WorldKind};
 pub use describe::ToolDescription;

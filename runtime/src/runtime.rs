@@ -16,6 +16,7 @@ use wasmtime::component::Linker;
 use wasmgov_host_api::net::{Resolver, SystemResolver};
 use wasmgov_host_api::{Sandbox, SandboxConfig, build_linker};
 
+use crate::audit::Audit;
 use crate::cancel::CancelToken;
 use crate::component::{ComponentInfo, Prepared, prepare};
 use crate::describe::ToolDescription;
@@ -39,9 +40,16 @@ pub struct RuntimeBuilder {
     state_dir: Option<PathBuf>,
     allow_unsigned: bool,
     resolver: Option<Arc<dyn Resolver>>,
+    audit: Option<Audit>,
 }
 
 impl RuntimeBuilder {
+    /// Write every load, call and host call to `audit`. Without one, nothing is audited.
+    pub fn audit(mut self, audit: Audit) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
     /// Choose the instance allocator (pooling for servers, on-demand for one-shot runs).
     pub fn allocator(mut self, a: Allocator) -> Self {
         self.engine.allocator = a;
@@ -122,6 +130,7 @@ impl RuntimeBuilder {
                 ratchet,
                 allow_unsigned: self.allow_unsigned,
                 resolver: self.resolver.unwrap_or_else(|| Arc::new(SystemResolver)),
+                audit: self.audit,
                 linker,
                 slots: Arc::new(Semaphore::new(slots)),
                 _ticker: ticker,
@@ -139,6 +148,7 @@ struct RuntimeInner {
     ratchet: Option<Ratchet>,
     allow_unsigned: bool,
     resolver: Arc<dyn Resolver>,
+    audit: Option<Audit>,
     linker: Linker<Sandbox>,
     slots: Arc<Semaphore>,
     _ticker: EpochTicker,
@@ -262,6 +272,12 @@ impl Runtime {
         let (prepared, info) = prepare(&self.inner.engine, &self.inner.linker, bytes)?;
         let sandbox = crate::sandbox::config_for(&grant, self.inner.resolver.clone())
             .map_err(Refusal::Secret)?;
+        let (label, load_info) =
+            crate::audit::load_info(&info, &grant, verified.as_ref(), &self.inner.policy);
+        let audit_load = match &self.inner.audit {
+            Some(a) => Some(a.record_load(label.clone(), load_info)?),
+            None => None,
+        };
         Ok(Tool {
             inner: Arc::new(ToolInner {
                 runtime: self.inner.clone(),
@@ -270,6 +286,8 @@ impl Runtime {
                 grant,
                 sandbox,
                 verified,
+                label,
+                audit_load,
             }),
         })
     }
@@ -290,6 +308,10 @@ struct ToolInner {
     grant: Grant,
     sandbox: SandboxConfig,
     verified: Option<Verified>,
+    /// `name@version` (or `component:<sha256 prefix>`) in audit records.
+    label: Arc<str>,
+    /// The id of this tool's `load` audit record.
+    audit_load: Option<Arc<str>>,
 }
 
 /// `M.sig` for manifest `M`.
@@ -407,13 +429,35 @@ impl Tool {
     async fn invoke_admitted(&self, action: Action<'_>, opts: &CallOptions) -> CallOutcome {
         let rt = &self.inner.runtime;
         let limits = self.inner.grant.limits.narrowed(&opts.limits);
-        invoke(
+        let audit = match (&rt.audit, &self.inner.audit_load) {
+            (Some(a), Some(load)) => {
+                let start = crate::audit::Start {
+                    tool: self.inner.label.clone(),
+                    load: load.clone(),
+                    action,
+                    limits,
+                    call_id: opts.call_id.as_deref(),
+                    caller: opts.caller.as_deref(),
+                };
+                match a.begin(start).await {
+                    Ok(c) => Some(c),
+                    Err(e) => return CallOutcome::failed(Error::Audit(e)),
+                }
+            }
+            _ => None,
+        };
+        let mut out = invoke(
             &rt.engine,
             &self.inner.prepared,
             self.inner.sandbox.clone(),
             action,
             limits,
+            audit.as_ref(),
         )
-        .await
+        .await;
+        if let Some(a) = audit {
+            a.finish(&mut out).await;
+        }
+        out
     }
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand; each returns the process exit code.
 
+mod audit;
 mod describe;
 mod explain;
 mod inspect;
@@ -25,6 +26,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Verify(a) => verify::run(a),
         Command::Pin(a) => pin::run(a),
         Command::Explain(a) => explain::run(a),
+        Command::Audit(c) => audit::run(c),
         Command::Manifest(ManifestCommand::Schema) => {
             println!("{}", wasmgov::manifest::Manifest::json_schema());
             Ok(0)

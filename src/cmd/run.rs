@@ -35,6 +35,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<i32> {
     if let Some(dir) = &state {
         builder = builder.state_dir(dir).cache_dir(dir.join("cache"));
     }
+    builder = builder.audit(super::audit::open_for_run(&a, state.as_deref())?);
     let rt = builder.build()?;
     let tool = match super::trust::manifest_for(&a.tool, &a.manifest) {
         Some(manifest) => {

@@ -1,0 +1,466 @@
+//! The audit log: every load, call, host call, limit hit and ending, as a hash-chained JSON
+//! Lines file that an operator can trust after the fact.
+//!
+//! What it guards against:
+//! - *unaudited work*: a call's `start` record is on disk before the tool runs, every host call
+//!   is recorded, and if any record cannot be written the runtime's call hook refuses the next
+//!   host call and the call ends with [`crate::Error::Audit`] (exit 6) instead of a result.
+//!   Nothing runs on a sink that has failed.
+//! - *after-the-fact edits*: each record holds the hash of the one before it; `wasmgov audit
+//!   verify` names the first record whose hash or link is wrong. With an operator key, a signed
+//!   [checkpoint](checkpoint) after every call pins the chain head, so the file cannot be
+//!   rewritten wholesale either.
+//! - *leaks*: input payloads, file contents, environment values and secret values never enter
+//!   a record (see [`capture`]).
+//! - *disk exhaustion by a tool*: host calls are capped per call, so is the number of records.
+//!
+//! The record format is documented in `docs/audit.md`.
+
+pub mod capture;
+pub mod checkpoint;
+pub mod record;
+pub mod show;
+pub mod verify;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::SyncSender;
+use std::time::{Instant, SystemTime};
+
+use tracing::Dispatch;
+use tracing::instrument::{Instrument, WithSubscriber};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::{LookupSpan, Registry};
+
+use crate::component::{ComponentInfo, WorldKind};
+use crate::error::Error;
+use crate::grant::Grant;
+use crate::invoke::{Action, CallOutcome};
+use crate::limits::Limits;
+use crate::package::Verified;
+use crate::policy::Policy;
+
+pub use checkpoint::{CheckpointKey, CheckpointVerifier, KeyError};
+pub use record::{Body, Decision, HostCall, LoadInfo};
+pub use writer::Health;
+
+use capture::{AuditLayer, CallCapture};
+use record::Pending;
+use writer::{Ack, Msg, Writer};
+
+/// Why the audit log could not be used. Every variant stops the work it was auditing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuditError {
+    /// The log file could not be opened or created.
+    #[error("cannot open audit log {}: {reason}", path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The log's last line is not a whole record, so the chain cannot be continued.
+    #[error("audit log {} ends in a damaged record ({reason}); not appending to it", path.display())]
+    DamagedTail {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A record could not be written; the call was stopped.
+    #[error("the audit log could not be written: {0}")]
+    Write(String),
+    /// The checkpoint key is unusable.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+impl AuditError {
+    /// What the operator can do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            Self::Open { .. } => "check that the directory exists and is writable, or choose \
+                another file with --audit"
+                .into(),
+            Self::DamagedTail { .. } => "run `wasmgov audit verify` on it, keep it as evidence, \
+                and start a new log file"
+                .into(),
+            Self::Write(_) => "no call runs unaudited: free disk space or fix the log's \
+                permissions, then run the call again"
+                .into(),
+            Self::Key(_) => "create one with `wasmgov keygen -f FILE`".into(),
+        }
+    }
+}
+
+/// How the log is written.
+#[derive(Debug, Clone)]
+pub struct AuditOptions {
+    /// Sign a checkpoint over the chain head after every call.
+    pub checkpoint_key: Option<CheckpointKey>,
+    /// `fsync` the file at the end of every call (and load), before the result is returned.
+    /// Without it records are handed to the OS at the end of each call, and a power loss can
+    /// lose the last calls' records.
+    pub fsync: bool,
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        Self {
+            checkpoint_key: None,
+            fsync: true,
+        }
+    }
+}
+
+/// An audit log sink: one file, one writer thread, one hash chain. Cheap to clone; share one
+/// per file (several processes may append to the same file: appends are locked and the chain
+/// continues across them).
+#[derive(Clone)]
+pub struct Audit {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    tx: Option<SyncSender<Msg>>,
+    health: Arc<Health>,
+    dispatch: Dispatch,
+    path: PathBuf,
+    fsync: bool,
+    checkpoints: bool,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The writer writes what is queued, then stops.
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Msg::Shutdown);
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for Audit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Audit")
+            .field("path", &self.inner.path)
+            .field("healthy", &self.inner.health.ok())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The error the call hook raises when the sink has failed: the host call does not run.
+#[derive(Debug, thiserror::Error)]
+#[error("audit sink failed: {0}")]
+pub(crate) struct AuditGateClosed(pub(crate) String);
+
+impl Audit {
+    /// Append to `path` (created 0600 if missing) with the default options: no checkpoints,
+    /// fsync at the end of each call.
+    pub fn file(path: impl AsRef<Path>) -> Result<Self, AuditError> {
+        Self::open(path, AuditOptions::default())
+    }
+
+    /// Append to `path` with `options`.
+    pub fn open(path: impl AsRef<Path>, options: AuditOptions) -> Result<Self, AuditError> {
+        let path = path.as_ref();
+        let health = Arc::new(Health::default());
+        let checkpoints = options.checkpoint_key.is_some();
+        let w = Writer::open(path, options.checkpoint_key, health.clone())?;
+        let (tx, thread) = writer::spawn(w)?;
+        let dispatch = Dispatch::new(Registry::default().with(AuditLayer::default()));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                tx: Some(tx),
+                health,
+                dispatch,
+                path: path.to_owned(),
+                fsync: options.fsync,
+                checkpoints,
+                thread: Some(thread),
+            }),
+        })
+    }
+
+    /// The log file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Whether every record so far was written. Once false, it stays false.
+    pub fn is_healthy(&self) -> bool {
+        self.inner.health.ok()
+    }
+
+    fn send(&self, m: Msg) -> Result<(), AuditError> {
+        let tx = self.inner.tx.as_ref().ok_or_else(|| self.failed())?;
+        tx.send(m).map_err(|_| {
+            self.inner.health.fail("the audit writer stopped".into());
+            self.failed()
+        })
+    }
+
+    fn failed(&self) -> AuditError {
+        AuditError::Write(
+            self.inner
+                .health
+                .failure()
+                .unwrap_or_else(|| "the audit writer stopped".into()),
+        )
+    }
+
+    /// Write `records`, flush (and fsync) and wait, blocking the thread.
+    fn write_now(&self, records: Vec<Pending>) -> Result<(), AuditError> {
+        let (ack, rx) = std::sync::mpsc::sync_channel(1);
+        self.send(Msg::Records(records))?;
+        self.send(Msg::Flush {
+            checkpoint: None,
+            sync: self.inner.fsync,
+            ack: Ack::Blocking(ack),
+        })?;
+        match rx.recv() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(why)) => Err(AuditError::Write(why)),
+            Err(_) => Err(self.failed()),
+        }
+    }
+
+    async fn flush(
+        &self,
+        checkpoint: Option<(Arc<str>, Arc<str>)>,
+        sync: bool,
+    ) -> Result<(), AuditError> {
+        let (ack, rx) = tokio::sync::oneshot::channel();
+        self.send(Msg::Flush {
+            checkpoint,
+            sync,
+            ack: Ack::Async(ack),
+        })?;
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(why)) => Err(AuditError::Write(why)),
+            Err(_) => Err(self.failed()),
+        }
+    }
+
+    /// Write the `load` record of a tool (and wait until it is written). Returns its id, which
+    /// every `start` of this tool names.
+    pub(crate) fn record_load(
+        &self,
+        tool: Arc<str>,
+        info: LoadInfo,
+    ) -> Result<Arc<str>, AuditError> {
+        let id = record::new_call_id();
+        self.write_now(vec![Pending {
+            ts: SystemTime::now(),
+            call: id.clone(),
+            tool,
+            body: Body::Load(Box::new(info)),
+        }])?;
+        Ok(id)
+    }
+
+    /// Write the `start` record of a call and wait until the writer has it on file: a call
+    /// begins only on a sink that works.
+    pub(crate) async fn begin(&self, start: Start<'_>) -> Result<CallAudit, AuditError> {
+        let tx = self.inner.tx.clone().ok_or_else(|| self.failed())?;
+        let call: Arc<str> = match start.call_id {
+            Some(id) => Arc::from(id),
+            None => record::new_call_id(),
+        };
+        let tool = start.tool;
+        let capture = Arc::new(CallCapture::new(call.clone(), tool.clone(), tx));
+        let span = tracing::dispatcher::with_default(
+            &self.inner.dispatch,
+            || tracing::span!(target: "wasmgov::audit", tracing::Level::TRACE, "wasmgov.call"),
+        );
+        let registry = self.inner.dispatch.downcast_ref::<Registry>();
+        let attached = match (span.id(), registry) {
+            (Some(id), Some(reg)) => reg.span(&id).map(|s| {
+                s.extensions_mut().insert(capture.clone());
+            }),
+            _ => None,
+        };
+        if attached.is_none() {
+            return Err(AuditError::Write(
+                "the audit span is disabled (a `max_level_*` feature of the tracing crate?); \
+                 refusing to run unaudited"
+                    .into(),
+            ));
+        }
+        let (action, input) = match start.action {
+            Action::Call(i) => ("call", i),
+            Action::Describe => ("describe", &[][..]),
+        };
+        self.send(Msg::Records(vec![Pending {
+            ts: SystemTime::now(),
+            call: call.clone(),
+            tool: tool.clone(),
+            body: Body::Start {
+                load: start.load,
+                action,
+                caller: start.caller.map(record::cap_text),
+                input_size: input.len() as u64,
+                input_sha256: record::sha256_hex(input),
+                limits: start.limits,
+            },
+        }]))?;
+        self.flush(None, false).await?;
+        Ok(CallAudit {
+            audit: self.clone(),
+            capture,
+            span: Some(span),
+            started: Instant::now(),
+            finished: false,
+        })
+    }
+}
+
+/// What a `start` record says.
+pub(crate) struct Start<'a> {
+    pub(crate) tool: Arc<str>,
+    pub(crate) load: Arc<str>,
+    pub(crate) action: Action<'a>,
+    pub(crate) limits: Limits,
+    pub(crate) call_id: Option<&'a str>,
+    pub(crate) caller: Option<&'a str>,
+}
+
+/// The label and `load` record of a tool.
+pub(crate) fn load_info(
+    info: &ComponentInfo,
+    grant: &Grant,
+    verified: Option<&Verified>,
+    policy: &Policy,
+) -> (Arc<str>, LoadInfo) {
+    let label: Arc<str> = match verified {
+        Some(v) => v.manifest.tool_id().into(),
+        None => format!(
+            "component:{}",
+            info.sha256.get(..12).unwrap_or(&info.sha256)
+        )
+        .into(),
+    };
+    let signer = verified.and_then(|v| v.signer.as_ref());
+    let li = LoadInfo {
+        component_sha256: info.sha256.clone(),
+        component_size: info.size,
+        world: match info.world {
+            WorldKind::Tool => "tool",
+            WorldKind::Command => "command",
+        },
+        manifest_sha256: verified.map(|v| v.manifest_sha256.as_str().to_string()),
+        signer: signer.map(|s| s.fingerprint.clone()),
+        principals: signer.map(|s| s.principals()).unwrap_or_default(),
+        unsigned: verified.is_some_and(|v| v.signer.is_none()),
+        policy_sha256: policy.digest().as_str().to_string(),
+        grant: serde_json::to_value(grant).unwrap_or(serde_json::Value::Null),
+    };
+    (label, li)
+}
+
+/// The audit side of one call.
+pub(crate) struct CallAudit {
+    audit: Audit,
+    capture: Arc<CallCapture>,
+    span: Option<tracing::Span>,
+    started: Instant,
+    finished: bool,
+}
+
+impl CallAudit {
+    /// The sink's health, for the call hook.
+    pub(crate) fn health(&self) -> Arc<Health> {
+        self.audit.inner.health.clone()
+    }
+
+    /// Run `f` with this call's host calls captured.
+    pub(crate) fn capture<F: std::future::Future>(
+        &self,
+        f: F,
+    ) -> impl std::future::Future<Output = F::Output> {
+        f.instrument(self.span.clone().unwrap_or_else(tracing::Span::none))
+            .with_subscriber(self.audit.inner.dispatch.clone())
+    }
+
+    /// Write the rest of the call's records, its `limit` and `end` records and a checkpoint,
+    /// flush, and wait. If anything of the call could not be written, its result is replaced by
+    /// [`Error::Audit`]: an unaudited result is not returned.
+    pub(crate) async fn finish(mut self, outcome: &mut CallOutcome) {
+        self.finished = true;
+        let checkpoint = self
+            .audit
+            .inner
+            .checkpoints
+            .then(|| (self.capture.call.clone(), self.capture.tool.clone()));
+        let records = self.closing(outcome);
+        let r = match self.audit.send(Msg::Records(records)) {
+            Ok(()) => self.audit.flush(checkpoint, self.audit.inner.fsync).await,
+            Err(e) => Err(e),
+        };
+        let r = r.and_then(|()| {
+            if self.audit.is_healthy() {
+                Ok(())
+            } else {
+                Err(self.audit.failed())
+            }
+        });
+        if let Err(e) = r
+            && !matches!(outcome.result, Err(Error::Audit(_)))
+        {
+            outcome.result = Err(Error::Audit(e));
+        }
+    }
+
+    /// The records not yet sent, then the call's `limit` (if one stopped it) and `end`.
+    fn closing(&mut self, outcome: &CallOutcome) -> Vec<Pending> {
+        // Closing the call span first: every host call of the call has been recorded by now.
+        self.span.take();
+        let mut records = self.capture.take();
+        let at = |body| Pending {
+            ts: SystemTime::now(),
+            call: self.capture.call.clone(),
+            tool: self.capture.tool.clone(),
+            body,
+        };
+        if let Err(Error::Limit(l)) = &outcome.result {
+            records.push(at(Body::Limit {
+                which: l.kind.as_str().into(),
+                limit: l.limit,
+                used: l.used,
+            }));
+        }
+        let (name, exit) = match &outcome.result {
+            Ok(_) => ("ok", 0),
+            Err(e) => (e.kind(), e.exit_code()),
+        };
+        let s = &outcome.stats;
+        records.push(at(Body::End {
+            outcome: name.into(),
+            exit,
+            fuel: s.fuel_used,
+            peak_memory: s.peak_memory,
+            host_calls: s.host_calls,
+            output: s.output,
+            us: u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        }));
+        records
+    }
+}
+
+impl Drop for CallAudit {
+    /// A call dropped before it finished (cancelled by its caller) still gets its records and
+    /// an `end`; nobody waits for them to reach the disk.
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let outcome = CallOutcome::failed(Error::Cancelled);
+        let records = self.closing(&outcome);
+        let _ = self.audit.send(Msg::Records(records));
+    }
+}

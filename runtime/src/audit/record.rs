@@ -1,0 +1,382 @@
+//! The audit record: what each line of the log holds, how it is written and how it is hashed.
+//!
+//! A record is one JSON object on one line. Its hash is the SHA-256 of the exact bytes of the
+//! line without its `hash` member: the writer serialises `{...,"prev":"P"`, hashes that text
+//! followed by `}`, and appends `,"hash":"H"}`. There is no canonical form to get wrong: the
+//! verifier hashes the bytes it reads. Every record names the previous record's hash in `prev`,
+//! so editing, removing or reordering a line breaks the chain at that line.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// Schema version written in every record's `v`.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// `prev` of the first record of a log.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The member every line ends with, before the hash value.
+pub(crate) const HASH_MEMBER: &str = ",\"hash\":\"";
+
+/// What a record is about; the `kind` member and the fields that come with it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Body {
+    /// A tool was verified, compiled and is ready to be called.
+    Load(Box<LoadInfo>),
+    /// A call begins.
+    Start {
+        /// The load record's `call` id of this tool.
+        #[serde(serialize_with = "arc_str")]
+        load: Arc<str>,
+        /// `call` or `describe`.
+        action: &'static str,
+        /// Who called (as the embedder said; grants nothing).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        caller: Option<String>,
+        /// Size of the input in bytes (the input itself is never logged).
+        input_size: u64,
+        /// SHA-256 of the input, so an operator holding the input can prove which one it was.
+        input_sha256: String,
+        /// The limits of this call.
+        limits: crate::limits::Limits,
+    },
+    /// One host call.
+    HostCall(Box<HostCall>),
+    /// A limit stopped the call.
+    Limit {
+        /// `fuel`, `memory`, `timeout`, `stack`, `output` or `host-calls`.
+        which: String,
+        /// The limit's value (its unit depends on `which`).
+        limit: u64,
+        /// What was used or asked for when the call stopped.
+        used: u64,
+    },
+    /// A call ended.
+    End {
+        /// `ok` or the error kind (`tool-failed`, `limit-fuel`, `trap`, `audit`, …).
+        outcome: String,
+        /// The CLI exit code of this outcome.
+        exit: i32,
+        /// Fuel burned.
+        fuel: u64,
+        /// Peak linear memory, bytes.
+        peak_memory: u64,
+        /// Host calls made.
+        host_calls: u64,
+        /// Output charged (result + stdout + stderr + logs), bytes.
+        output: u64,
+        /// Wall time, microseconds.
+        us: u64,
+    },
+    /// The operator's signature over the chain head (the `prev` of this record).
+    Checkpoint {
+        /// The chain head this signs: the hash of the previous record.
+        head: String,
+        /// The signing key's `SHA256:` fingerprint.
+        key: String,
+        /// Ed25519 signature, base64 (see [`crate::audit::checkpoint`]).
+        sig: String,
+    },
+}
+
+/// The `load` record: who made the tool, what it may do.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadInfo {
+    /// SHA-256 of the component bytes.
+    pub component_sha256: String,
+    /// Size of the component in bytes.
+    pub component_size: u64,
+    /// `tool` or `command`.
+    pub world: &'static str,
+    /// SHA-256 of the exact manifest bytes; absent for a component run without a manifest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest_sha256: Option<String>,
+    /// The signer's key fingerprint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    /// The signer's principals.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub principals: Vec<String>,
+    /// True when a manifest ran without a signature (`--allow-unsigned`): nobody vouches for it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unsigned: bool,
+    /// SHA-256 of the operator policy (of the built-in one when none was given).
+    pub policy_sha256: String,
+    /// The effective grant (secret values are never part of it).
+    pub grant: serde_json::Value,
+}
+
+/// One host call as the audit log shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostCall {
+    /// Full interface name, e.g. `wasi:filesystem/types`.
+    #[serde(serialize_with = "arc_str")]
+    pub iface: Arc<str>,
+    /// WIT function name, e.g. `[method]descriptor.open-at`.
+    #[serde(serialize_with = "arc_str")]
+    pub func: Arc<str>,
+    /// Short argument summary: paths, hosts, sizes. Other strings are reduced to their size.
+    #[serde(skip_serializing_if = "Args::is_empty")]
+    pub args: Args,
+    /// `allow` or `deny`.
+    pub decision: Decision,
+    /// `ok`, an error code such as `not-permitted`, `trap`, or `elided` when the result holds
+    /// data the log must not see.
+    pub outcome: String,
+    /// Why the host denied it, when the host said so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Duration in microseconds.
+    pub us: u64,
+}
+
+fn arc_str<S: serde::Serializer>(v: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v)
+}
+
+/// A small ordered map of argument name → summary.
+#[derive(Debug, Clone, Default)]
+pub struct Args(pub Vec<(&'static str, String)>);
+
+impl Args {
+    /// Whether there is nothing to show.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Args {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// Whether the host let a call do what it asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decision {
+    /// The call was served (it may still have failed for an ordinary reason, e.g. not found).
+    Allow,
+    /// The grant refused it.
+    Deny,
+}
+
+/// A record waiting for its place in the chain (the writer assigns `seq`, `prev` and `hash`).
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// When it happened.
+    pub ts: SystemTime,
+    /// The call (or load) id.
+    pub call: Arc<str>,
+    /// `name@version`, or `component:<sha256 prefix>` for a tool without manifest.
+    pub tool: Arc<str>,
+    /// The kind-specific part.
+    pub body: Body,
+}
+
+/// RFC 3339 UTC with microseconds, e.g. `2026-11-25T20:51:03.123456Z`.
+pub fn format_ts(t: SystemTime) -> String {
+    let mut out = Vec::with_capacity(27);
+    push_ts(&mut out, t);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn push_ts(out: &mut Vec<u8>, t: SystemTime) {
+    let dt = time::OffsetDateTime::from(t);
+    push_digits(out, u64::from(dt.year().unsigned_abs()), 4);
+    out.push(b'-');
+    push_digits(out, u64::from(u8::from(dt.month())), 2);
+    out.push(b'-');
+    push_digits(out, u64::from(dt.day()), 2);
+    out.push(b'T');
+    push_digits(out, u64::from(dt.hour()), 2);
+    out.push(b':');
+    push_digits(out, u64::from(dt.minute()), 2);
+    out.push(b':');
+    push_digits(out, u64::from(dt.second()), 2);
+    out.push(b'.');
+    push_digits(out, u64::from(dt.microsecond()), 6);
+    out.push(b'Z');
+}
+
+/// `v` in decimal, zero-padded to `width` digits.
+fn push_digits(out: &mut Vec<u8>, mut v: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut i = buf.len();
+    while v > 0 || buf.len() - i < width {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// A SHA-256 as 64 lowercase hex digits.
+pub(crate) type Hex64 = [u8; 64];
+
+/// `prev` of the first record, as bytes.
+pub(crate) const GENESIS_HEX: Hex64 = [b'0'; 64];
+
+fn hex64(d: &[u8]) -> Hex64 {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 64];
+    for (i, b) in d.iter().take(32).enumerate() {
+        out[2 * i] = DIGITS[(b >> 4) as usize];
+        out[2 * i + 1] = DIGITS[(b & 15) as usize];
+    }
+    out
+}
+
+/// The text of a [`Hex64`].
+pub(crate) fn hex_str(h: &Hex64) -> &str {
+    // Only ever built from hex digits.
+    std::str::from_utf8(h).unwrap_or("")
+}
+
+/// `s`, cut to 256 bytes at a character boundary.
+pub(crate) fn cap_text(s: &str) -> String {
+    let mut cut = s.len().min(256);
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    s[..cut].to_string()
+}
+
+/// Lowercase hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex_str(&hex64(&Sha256::digest(bytes))).to_string()
+}
+
+/// The hash of a record whose line, without the hash member, is `unhashed` (which starts with
+/// `{` and does not end with `}`).
+pub(crate) fn record_hash(unhashed: &[u8]) -> Hex64 {
+    let mut h = Sha256::new();
+    h.update(unhashed);
+    h.update(b"}");
+    hex64(&h.finalize())
+}
+
+/// Append the line of `p` at `seq` after `prev` to `out` (with a trailing newline) and return
+/// its hash.
+pub(crate) fn write_line(
+    out: &mut Vec<u8>,
+    p: &Pending,
+    seq: u64,
+    prev: &Hex64,
+) -> Result<Hex64, serde_json::Error> {
+    let start = out.len();
+    out.extend_from_slice(b"{\"v\":");
+    push_digits(out, u64::from(SCHEMA_VERSION), 1);
+    out.extend_from_slice(b",\"seq\":");
+    push_digits(out, seq, 1);
+    out.extend_from_slice(b",\"ts\":\"");
+    push_ts(out, p.ts);
+    out.extend_from_slice(b"\",\"call\":");
+    serde_json::to_writer(&mut *out, &*p.call)?;
+    out.extend_from_slice(b",\"tool\":");
+    serde_json::to_writer(&mut *out, &*p.tool)?;
+    // The body serialises as `{"kind":…,…}`: splice its members in.
+    let body_at = out.len();
+    serde_json::to_writer(&mut *out, &p.body)?;
+    out[body_at] = b',';
+    out.pop(); // its closing brace
+    out.extend_from_slice(b",\"prev\":\"");
+    out.extend_from_slice(prev);
+    out.push(b'"');
+    let hash = record_hash(&out[start..]);
+    out.extend_from_slice(HASH_MEMBER.as_bytes());
+    out.extend_from_slice(&hash);
+    out.extend_from_slice(b"\"}\n");
+    Ok(hash)
+}
+
+/// Split a line into (the bytes that were hashed, without the closing brace; the stored hash).
+/// `None` when the line does not end with a well-formed hash member.
+pub(crate) fn split_hash(line: &[u8]) -> Option<(&[u8], &str)> {
+    let body = line.strip_suffix(b"\"}")?;
+    if body.len() < 64 + HASH_MEMBER.len() {
+        return None;
+    }
+    let (rest, hash) = body.split_at(body.len() - 64);
+    let rest = rest.strip_suffix(HASH_MEMBER.as_bytes())?;
+    let hash = std::str::from_utf8(hash).ok()?;
+    if !hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    Some((rest, hash))
+}
+
+/// A new call id: 26 characters of Crockford base32 (48 bits of milliseconds, 80 random bits),
+/// sortable by time like a ULID.
+pub fn new_call_id() -> Arc<str> {
+    use rand_core::RngCore;
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let ms = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let mut rnd = [0u8; 10];
+    rand_core::OsRng.fill_bytes(&mut rnd);
+    let mut r: u128 = 0;
+    for b in rnd {
+        r = (r << 8) | u128::from(b);
+    }
+    let v = ((ms & ((1 << 48) - 1)) << 80) | r;
+    let mut s = String::with_capacity(26);
+    for i in (0..26).rev() {
+        s.push(ALPHABET[((v >> (i * 5)) & 31) as usize] as char);
+    }
+    Arc::from(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(body: Body) -> Pending {
+        Pending {
+            ts: SystemTime::UNIX_EPOCH,
+            call: "C1".into(),
+            tool: "t@1".into(),
+            body,
+        }
+    }
+
+    #[test]
+    fn a_line_hashes_to_what_it_says_and_parses_as_json() {
+        let mut out = Vec::new();
+        let p = pending(Body::Limit {
+            which: "fuel".into(),
+            limit: 10,
+            used: 11,
+        });
+        let h = write_line(&mut out, &p, 7, &GENESIS_HEX).unwrap();
+        let h = hex_str(&h).to_string();
+        let line = out.strip_suffix(b"\n").unwrap();
+        let v: serde_json::Value = serde_json::from_slice(line).unwrap();
+        assert_eq!(v["seq"], 7);
+        assert_eq!(v["kind"], "limit");
+        assert_eq!(v["hash"], h.as_str());
+        assert_eq!(v["ts"], "1970-01-01T00:00:00.000000Z");
+        let (unhashed, stored) = split_hash(line).unwrap();
+        assert_eq!(stored, h);
+        assert_eq!(hex_str(&record_hash(unhashed)), h);
+    }
+
+    #[test]
+    fn call_ids_are_26_crockford_characters_and_differ() {
+        let a = new_call_id();
+        let b = new_call_id();
+        assert_eq!(a.len(), 26);
+        assert_ne!(a, b);
+    }
+}

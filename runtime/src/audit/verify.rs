@@ -1,0 +1,238 @@
+//! `audit verify`: check a log's hash chain and, with the operator's key, its checkpoints.
+//!
+//! What each kind of tampering looks like to the verifier:
+//! - an edited record: its hash no longer matches its bytes;
+//! - a removed record: the next record's `seq` skips, and its `prev` names a hash that is not
+//!   the previous line's;
+//! - reordered records: a `seq` out of order;
+//! - a torn or cut last line: the line does not end with a hash;
+//! - a whole file rewritten with fresh hashes: its checkpoints do not verify under the
+//!   operator's key (or there are none);
+//! - records cut off the end: invisible in the file alone, because the shorter file is a
+//!   valid older log. Compare against a head kept elsewhere (`expect_head`, the
+//!   `--head SEQ:HASH` flag): the last `seq` and `hash` that `verify` printed, or a checkpoint
+//!   shipped off the machine.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use super::checkpoint::CheckpointVerifier;
+use super::record::{self, GENESIS, SCHEMA_VERSION};
+
+/// What to check besides the chain.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// Check checkpoints with this key, and require at least one.
+    pub key: Option<CheckpointVerifier>,
+    /// The log must reach this record (`seq`, `hash`): a head remembered from an earlier
+    /// verification or checkpoint. Catches records cut off the end.
+    pub expect_head: Option<(u64, String)>,
+}
+
+/// The first thing wrong with a log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The `seq` where the log stops being trustworthy (the one expected at that line).
+    pub seq: u64,
+    /// The line number (1-based), 0 when the problem is at the end of the file.
+    pub line: usize,
+    /// What is wrong.
+    pub what: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            write!(f, "seq {}: {}", self.seq, self.what)
+        } else {
+            write!(f, "seq {} (line {}): {}", self.seq, self.line, self.what)
+        }
+    }
+}
+
+/// The result of a verification.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Records checked (up to the first problem).
+    pub records: u64,
+    /// `start` records.
+    pub calls: u64,
+    /// Valid checkpoints.
+    pub checkpoints: u64,
+    /// `load` records of unsigned manifests (`--allow-unsigned`).
+    pub unsigned_loads: u64,
+    /// The last good record: (`seq`, `hash`).
+    pub head: Option<(u64, String)>,
+    /// Records after the last checkpoint (with a key: not vouched for by a signature).
+    pub after_last_checkpoint: u64,
+    /// The first problem, if any.
+    pub problem: Option<Problem>,
+}
+
+impl VerifyReport {
+    /// Whether the log verified.
+    pub fn ok(&self) -> bool {
+        self.problem.is_none()
+    }
+}
+
+/// Verify the log at `path`.
+pub fn verify_file(path: &Path, opts: &VerifyOptions) -> std::io::Result<VerifyReport> {
+    let f = std::fs::File::open(path)?;
+    verify(std::io::BufReader::new(f), opts)
+}
+
+/// Verify a log read from `r`.
+pub fn verify(mut r: impl BufRead, opts: &VerifyOptions) -> std::io::Result<VerifyReport> {
+    #[derive(serde::Deserialize)]
+    struct Common {
+        v: u32,
+        seq: u64,
+        prev: String,
+        kind: String,
+        #[serde(default)]
+        unsigned: bool,
+        #[serde(default)]
+        head: Option<String>,
+        #[serde(default)]
+        key: Option<String>,
+        #[serde(default)]
+        sig: Option<String>,
+    }
+    let mut rep = VerifyReport::default();
+    let mut prev_hash = GENESIS.to_string();
+    let mut expected: u64 = 0;
+    let mut line_no = 0usize;
+    let mut buf = Vec::new();
+    let mut reached_head = false;
+    loop {
+        buf.clear();
+        if r.read_until(b'\n', &mut buf)? == 0 {
+            break;
+        }
+        line_no += 1;
+        let bad = |what: String| Problem {
+            seq: expected,
+            line: line_no,
+            what,
+        };
+        let Some(line) = buf.strip_suffix(b"\n") else {
+            rep.problem = Some(bad(
+                "the last line is incomplete (torn write or truncation)".into(),
+            ));
+            return Ok(rep);
+        };
+        let Some((unhashed, stored)) = record::split_hash(line) else {
+            rep.problem = Some(bad("the line does not end with a hash: not a record".into()));
+            return Ok(rep);
+        };
+        let stored = stored.to_string();
+        if record::hex_str(&record::record_hash(unhashed)) != stored {
+            rep.problem = Some(bad(
+                "the record's hash does not match its content (edited)".into()
+            ));
+            return Ok(rep);
+        }
+        let c: Common = match serde_json::from_slice(line) {
+            Ok(c) => c,
+            Err(e) => {
+                rep.problem = Some(bad(format!("not an audit record: {e}")));
+                return Ok(rep);
+            }
+        };
+        if c.v != SCHEMA_VERSION {
+            rep.problem = Some(bad(format!("unknown schema version {}", c.v)));
+            return Ok(rep);
+        }
+        if c.seq != expected {
+            let what = if c.seq > expected {
+                format!(
+                    "found seq {} where {expected} was expected: records {expected}..{} were removed",
+                    c.seq,
+                    c.seq - 1
+                )
+            } else {
+                format!(
+                    "found seq {} where {expected} was expected: records reordered or duplicated",
+                    c.seq
+                )
+            };
+            rep.problem = Some(bad(what));
+            return Ok(rep);
+        }
+        if c.prev != prev_hash {
+            rep.problem = Some(bad(
+                "`prev` is not the hash of the previous record: the chain is broken here".into(),
+            ));
+            return Ok(rep);
+        }
+        match c.kind.as_str() {
+            "start" => rep.calls += 1,
+            "load" if c.unsigned => rep.unsigned_loads += 1,
+            "checkpoint" => {
+                if let Some(k) = &opts.key {
+                    let head = c.head.unwrap_or_default();
+                    if head != prev_hash {
+                        rep.problem =
+                            Some(bad("the checkpoint's head is not the chain head".into()));
+                        return Ok(rep);
+                    }
+                    if c.key.as_deref() != Some(k.fingerprint()) {
+                        rep.problem = Some(bad(format!(
+                            "checkpoint signed by {}, not by the given key {}",
+                            c.key.unwrap_or_default(),
+                            k.fingerprint()
+                        )));
+                        return Ok(rep);
+                    }
+                    if !k.verify(c.seq, &head, c.sig.as_deref().unwrap_or("")) {
+                        rep.problem =
+                            Some(bad("the checkpoint's signature does not verify".into()));
+                        return Ok(rep);
+                    }
+                }
+                rep.checkpoints += 1;
+                rep.after_last_checkpoint = 0;
+            }
+            _ => {}
+        }
+        if c.kind != "checkpoint" {
+            rep.after_last_checkpoint += 1;
+        }
+        if let Some((s, h)) = &opts.expect_head
+            && *s == c.seq
+        {
+            if *h != stored {
+                rep.problem = Some(bad(format!(
+                    "the record at seq {s} is not the expected head {h}"
+                )));
+                return Ok(rep);
+            }
+            reached_head = true;
+        }
+        rep.records += 1;
+        rep.head = Some((c.seq, stored.clone()));
+        prev_hash = stored;
+        expected += 1;
+    }
+    if let Some((s, _)) = &opts.expect_head
+        && !reached_head
+    {
+        rep.problem = Some(Problem {
+            seq: expected,
+            line: 0,
+            what: format!(
+                "the log ends before seq {s}, the expected head: records were cut off the end"
+            ),
+        });
+        return Ok(rep);
+    }
+    if opts.key.is_some() && rep.checkpoints == 0 && rep.records > 0 {
+        rep.problem = Some(Problem {
+            seq: expected,
+            line: 0,
+            what: "no checkpoint in the log, so nothing vouches for it".into(),
+        });
+    }
+    Ok(rep)
+}

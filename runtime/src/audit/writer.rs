@@ -1,0 +1,349 @@
+//! The writer thread: the only code that touches the log file.
+//!
+//! Records reach it through a bounded channel, so a tool that makes host calls faster than the
+//! disk takes them is slowed down (back-pressure), never allowed to lose records. The thread
+//! assigns `seq`, `prev` and `hash`, so records of concurrent calls form one chain. Each batch
+//! is appended under an exclusive file lock, and when the file grew since this writer's last
+//! append (another process writes the same log), the chain resumes from the file's last line.
+//!
+//! The first write error marks the sink failed for good: every later flush reports it, and the
+//! runtime's call hook refuses the next host call of every running call (fail closed).
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+
+use super::AuditError;
+use super::checkpoint::CheckpointKey;
+use super::record::{self, Body, GENESIS_HEX, Hex64, Pending};
+
+/// Records per message sent to the writer, and messages the channel holds before senders wait.
+pub(crate) const BATCH: usize = 256;
+pub(crate) const CHANNEL: usize = 64;
+
+/// Whether the sink still works, shared with the call hooks.
+#[derive(Debug, Default)]
+pub struct Health {
+    failed: AtomicBool,
+    why: Mutex<Option<String>>,
+}
+
+impl Health {
+    /// Whether every record so far could be written.
+    pub fn ok(&self) -> bool {
+        !self.failed.load(Ordering::Acquire)
+    }
+
+    /// The first write failure, if any.
+    pub fn failure(&self) -> Option<String> {
+        self.why.lock().ok().and_then(|w| w.clone())
+    }
+
+    pub(crate) fn fail(&self, why: String) {
+        if let Ok(mut w) = self.why.lock()
+            && w.is_none()
+        {
+            *w = Some(why);
+        }
+        self.failed.store(true, Ordering::Release);
+    }
+}
+
+/// How a flush answers.
+pub(crate) enum Ack {
+    Blocking(std::sync::mpsc::SyncSender<Result<(), String>>),
+    Async(tokio::sync::oneshot::Sender<Result<(), String>>),
+}
+
+impl Ack {
+    fn send(self, r: Result<(), String>) {
+        match self {
+            Self::Blocking(tx) => {
+                let _ = tx.send(r);
+            }
+            Self::Async(tx) => {
+                let _ = tx.send(r);
+            }
+        }
+    }
+}
+
+/// One message to the writer.
+pub(crate) enum Msg {
+    /// Append these records in order.
+    Records(Vec<Pending>),
+    /// Append a checkpoint (if a key is set and asked for), write everything before this out,
+    /// optionally fsync, then answer.
+    Flush {
+        checkpoint: Option<(Arc<str>, Arc<str>)>,
+        sync: bool,
+        ack: Ack,
+    },
+    /// Write what came before, then stop (the owning `Audit` is gone; a span the runtime could
+    /// not close may still hold a sender, so the writer cannot wait for all senders to go).
+    Shutdown,
+}
+
+/// The chain position after the last record this writer knows of.
+#[derive(Debug, Clone)]
+struct Head {
+    seq: Option<u64>,
+    hash: Hex64,
+}
+
+impl Head {
+    fn genesis() -> Self {
+        Self {
+            seq: None,
+            hash: GENESIS_HEX,
+        }
+    }
+
+    fn next_seq(&self) -> u64 {
+        self.seq.map_or(0, |s| s + 1)
+    }
+}
+
+pub(crate) struct Writer {
+    file: File,
+    path: PathBuf,
+    regular: bool,
+    /// File length after this writer's last append (None: unknown, re-read the tail).
+    known_len: Option<u64>,
+    head: Head,
+    key: Option<CheckpointKey>,
+    health: Arc<Health>,
+    buf: Vec<u8>,
+}
+
+impl Writer {
+    /// Open (create, 0600) `path` for appending and read the chain head from its last line.
+    pub(crate) fn open(
+        path: &Path,
+        key: Option<CheckpointKey>,
+        health: Arc<Health>,
+    ) -> Result<Self, AuditError> {
+        let io = |e: std::io::Error| AuditError::Open {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let mut b = std::fs::DirBuilder::new();
+            b.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+            b.create(dir).map_err(io)?;
+        }
+        let mut opts = std::fs::OpenOptions::new();
+        opts.append(true).create(true).read(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let file = opts.open(path).map_err(io)?;
+        let regular = file.metadata().map_err(io)?.is_file();
+        let mut w = Self {
+            file,
+            path: path.to_owned(),
+            regular,
+            known_len: None,
+            head: Head::genesis(),
+            key,
+            health,
+            buf: Vec::with_capacity(BATCH * 400),
+        };
+        if w.regular {
+            w.file.lock().map_err(io)?;
+            let r = w.resume();
+            let _ = w.file.unlock();
+            r?;
+        }
+        Ok(w)
+    }
+
+    /// Read the chain head from the file's last line. A last line that is not a whole record
+    /// (a crash mid-write, an edit) stops the writer: appending to a broken chain would hide
+    /// the break.
+    fn resume(&mut self) -> Result<(), AuditError> {
+        let damaged = |reason: &str| AuditError::DamagedTail {
+            path: self.path.clone(),
+            reason: reason.to_string(),
+        };
+        let io = |e: std::io::Error| AuditError::Open {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        };
+        let len = self.file.seek(SeekFrom::End(0)).map_err(io)?;
+        self.known_len = Some(len);
+        if len == 0 {
+            self.head = Head::genesis();
+            return Ok(());
+        }
+        let mut window: u64 = 64 * 1024;
+        let line = loop {
+            let start = len.saturating_sub(window);
+            self.file.seek(SeekFrom::Start(start)).map_err(io)?;
+            let mut data = Vec::with_capacity((len - start) as usize);
+            (&mut self.file)
+                .take(len - start)
+                .read_to_end(&mut data)
+                .map_err(io)?;
+            let Some(body) = data.strip_suffix(b"\n") else {
+                return Err(damaged("the last line is incomplete (no newline)"));
+            };
+            match body.iter().rposition(|&b| b == b'\n') {
+                Some(i) => break body[i + 1..].to_vec(),
+                None if start == 0 => break body.to_vec(),
+                None => window = window.saturating_mul(4),
+            }
+        };
+        let Some((_, hash)) = record::split_hash(&line) else {
+            return Err(damaged("the last line does not end with a hash"));
+        };
+        #[derive(serde::Deserialize)]
+        struct Seq {
+            seq: u64,
+        }
+        let seq: Seq = serde_json::from_slice(&line)
+            .map_err(|e| damaged(&format!("the last line is not a record: {e}")))?;
+        let mut h = GENESIS_HEX;
+        h.copy_from_slice(hash.as_bytes());
+        self.head = Head {
+            seq: Some(seq.seq),
+            hash: h,
+        };
+        Ok(())
+    }
+
+    /// Serve messages until every sender is gone.
+    pub(crate) fn run(mut self, rx: Receiver<Msg>) {
+        let mut items: Vec<Msg> = Vec::new();
+        while let Ok(first) = rx.recv() {
+            let mut stop = matches!(first, Msg::Shutdown);
+            items.push(first);
+            // Take what else is waiting, so one lock and one write cover many records.
+            while !stop && items.len() < CHANNEL {
+                match rx.try_recv() {
+                    Ok(m) => {
+                        stop = matches!(m, Msg::Shutdown);
+                        items.push(m);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.serve(&mut items);
+            if stop {
+                return;
+            }
+        }
+    }
+
+    fn serve(&mut self, items: &mut Vec<Msg>) {
+        let result = if self.health.ok() {
+            self.append(items)
+        } else {
+            Err(self.health.failure().unwrap_or_default())
+        };
+        if let Err(why) = &result {
+            self.health.fail(why.clone());
+        }
+        for m in items.drain(..) {
+            if let Msg::Flush { ack, .. } = m {
+                ack.send(result.clone());
+            }
+        }
+    }
+
+    fn append(&mut self, items: &[Msg]) -> Result<(), String> {
+        let path = self.path.display().to_string();
+        let io = |what: &str, e: std::io::Error| format!("cannot {what} audit log {path}: {e}");
+        if self.regular {
+            self.file.lock().map_err(|e| io("lock", e))?;
+        }
+        let r = (|| {
+            if self.regular {
+                let len = self.file.metadata().map_err(|e| io("stat", e))?.len();
+                if self.known_len != Some(len) {
+                    self.resume().map_err(|e| e.to_string())?;
+                }
+            }
+            self.buf.clear();
+            let mut sync = false;
+            let mut head = self.head.clone();
+            for m in items {
+                match m {
+                    Msg::Records(rs) => {
+                        for p in rs {
+                            head = self.line(p, &head)?;
+                        }
+                    }
+                    Msg::Shutdown => sync = true,
+                    Msg::Flush {
+                        checkpoint,
+                        sync: s,
+                        ..
+                    } => {
+                        sync |= *s;
+                        if let (Some((call, tool)), Some(key)) = (checkpoint, &self.key) {
+                            let seq = head.next_seq();
+                            let p = Pending {
+                                ts: std::time::SystemTime::now(),
+                                call: call.clone(),
+                                tool: tool.clone(),
+                                body: Body::Checkpoint {
+                                    head: record::hex_str(&head.hash).to_string(),
+                                    key: key.fingerprint().to_string(),
+                                    sig: key.sign(seq, record::hex_str(&head.hash)),
+                                },
+                            };
+                            head = self.line(&p, &head)?;
+                        }
+                    }
+                }
+            }
+            if !self.buf.is_empty() {
+                self.file.write_all(&self.buf).map_err(|e| io("write", e))?;
+            }
+            if sync {
+                self.file.sync_data().map_err(|e| io("sync", e))?;
+            }
+            self.known_len = self.known_len.map(|l| l + self.buf.len() as u64);
+            self.head = head;
+            Ok(())
+        })();
+        if self.regular {
+            let _ = self.file.unlock();
+        }
+        if r.is_err() {
+            // Part of the batch may be on disk; the next writer must read the tail again.
+            self.known_len = None;
+        }
+        r
+    }
+
+    fn line(&mut self, p: &Pending, head: &Head) -> Result<Head, String> {
+        let seq = head.next_seq();
+        let hash = record::write_line(&mut self.buf, p, seq, &head.hash)
+            .map_err(|e| format!("cannot serialise an audit record: {e}"))?;
+        Ok(Head {
+            seq: Some(seq),
+            hash,
+        })
+    }
+}
+
+/// Start the writer thread; returns its sender.
+pub(crate) fn spawn(
+    writer: Writer,
+) -> Result<(SyncSender<Msg>, std::thread::JoinHandle<()>), AuditError> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(CHANNEL);
+    let handle = std::thread::Builder::new()
+        .name("wasmgov-audit".into())
+        .spawn(move || writer.run(rx))
+        .map_err(|e| AuditError::Open {
+            path: PathBuf::new(),
+            reason: format!("cannot start the audit writer thread: {e}"),
+        })?;
+    Ok((tx, handle))
+}

@@ -1,0 +1,534 @@
+//! The audit log: every host call is recorded, tampering is detected, and a sink that fails
+//! stops the call (fail closed).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use wasmgov::audit::verify::{VerifyOptions, verify_file};
+use wasmgov::{Audit, AuditOptions, LoadOptions, Runtime, Tool};
+
+use crate::support::{GENEROUS_POLICY, shared_state, tool};
+
+/// Example tool `name` under an unsigned manifest with `extra` tables.
+fn load_unsigned(rt: &Runtime, name: &str, extra: &str, opts: &LoadOptions) -> Tool {
+    let bytes = std::fs::read(tool(name)).expect("read component");
+    let manifest = format!(
+        "schema = 1\n\n[tool]\nname = \"{name}\"\nversion = \"1.0.0\"\npublisher = \"tests@example.com\"\ndescription = \"audit test\"\nsequence = 1\n\n[component]\nsha256 = \"{}\"\nsize = {}\n{extra}",
+        wasmgov::names::Sha256Digest::of(&bytes),
+        bytes.len()
+    );
+    rt.load_package(manifest.as_bytes(), None, &bytes, opts)
+        .expect("load package")
+}
+
+/// Every record of the log at `p`.
+fn records(p: &Path) -> Vec<Value> {
+    std::fs::read_to_string(p)
+        .expect("read log")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("record is JSON"))
+        .collect()
+}
+
+fn temp_log() -> (tempfile::TempDir, PathBuf) {
+    let d = tempfile::tempdir().expect("tempdir");
+    let p = d.path().join("audit.jsonl");
+    (d, p)
+}
+
+const CANARY: &str = "canary-7f3e9a1c";
+
+/// The host-call records of call `call`.
+fn host_calls_of(rs: &[Value], call: &str) -> Vec<Value> {
+    rs.iter()
+        .filter(|r| r["call"] == call && r["kind"] == "host-call")
+        .cloned()
+        .collect()
+}
+
+fn calls(rs: &[Value]) -> Vec<String> {
+    rs.iter()
+        .filter(|r| r["kind"] == "start")
+        .map(|r| r["call"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+async fn run_ok(t: &Tool, input: Value) -> Value {
+    let out = t
+        .run(input.to_string().as_bytes(), &Default::default())
+        .await;
+    let bytes = out.result.expect("call succeeds");
+    serde_json::from_slice(&bytes).expect("JSON")
+}
+
+/// A tree with a bound directory `data/` holding a file whose content is the canary.
+fn data_dir(dir: &Path) -> PathBuf {
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    std::fs::write(data.join("secret-content.txt"), CANARY).expect("write");
+    data
+}
+
+fn storm(rt: &Runtime, data: &Path) -> Tool {
+    let opts = LoadOptions {
+        binds: vec![
+            format!("/data={}:read", data.display())
+                .parse()
+                .expect("bind"),
+        ],
+        env_values: vec![("LANG".into(), CANARY.into())],
+        ..Default::default()
+    };
+    load_unsigned(
+        rt,
+        "host-call-storm",
+        "\n[[fs]]\nguest = \"/data\"\naccess = \"read\"\n\n[env]\nvars = [\"LANG\"]\n",
+        &opts,
+    )
+}
+
+fn audited_runtime_env(log: &Path, opts: AuditOptions) -> Runtime {
+    let text = format!("{GENEROUS_POLICY}\n[env]\nvars = [\"LANG\"]\n");
+    let policy = wasmgov::policy::Policy::parse(text.as_bytes()).expect("policy");
+    Runtime::builder()
+        .policy(policy)
+        .allow_unsigned(true)
+        .cache_dir(shared_state().join("lib-cache"))
+        .audit(Audit::open(log, opts).expect("open audit log"))
+        .build()
+        .expect("runtime")
+}
+
+#[tokio::test]
+async fn every_host_call_is_recorded_and_the_chain_verifies() {
+    let (dir, log) = temp_log();
+    let rt = audited_runtime_env(&log, AuditOptions::default());
+    let t = storm(&rt, &data_dir(dir.path()));
+    let out = run_ok(&t, json!({"n": 1000, "op": "clock"})).await;
+    assert_eq!(out["done"], 1000);
+    run_ok(
+        &t,
+        json!({"n": 3, "op": "stat", "path": "/data/secret-content.txt"}),
+    )
+    .await;
+    run_ok(&t, json!({"n": 2, "op": "log"})).await;
+    let rs = records(&log);
+    let load = &rs[0];
+    assert_eq!(load["kind"], "load");
+    assert_eq!(load["tool"], "host-call-storm@1.0.0");
+    assert_eq!(
+        load["unsigned"], true,
+        "an unsigned run is flagged in the load record"
+    );
+    assert!(
+        load["policy_sha256"]
+            .as_str()
+            .is_some_and(|s| s.len() == 64)
+    );
+    assert_eq!(load["grant"]["fs"][0]["guest"], "/data");
+    let ids = calls(&rs);
+    assert_eq!(ids.len(), 3);
+    let clock = host_calls_of(&rs, &ids[0]);
+    let nows = clock
+        .iter()
+        .filter(|r| r["iface"] == "wasi:clocks/monotonic-clock" && r["func"] == "now")
+        .count();
+    assert_eq!(nows, 1000, "one record per host call");
+    let stat = host_calls_of(&rs, &ids[1]);
+    assert!(stat.iter().any(|r| r["iface"] == "wasi:filesystem/types"
+        && r["func"] == "[method]descriptor.stat-at"
+        && r["args"]["path"] == "secret-content.txt"
+        && r["decision"] == "allow"
+        && r["outcome"] == "ok"));
+    let log_calls = host_calls_of(&rs, &ids[2]);
+    assert_eq!(
+        log_calls
+            .iter()
+            .filter(|r| r["iface"] == "wasmgov:tool/host" && r["func"] == "log")
+            .count(),
+        2
+    );
+    // Every call has a start and an end, in order, with the call's numbers.
+    for id in &ids {
+        let mine: Vec<&Value> = rs.iter().filter(|r| r["call"] == id.as_str()).collect();
+        assert_eq!(mine.first().map(|r| &r["kind"]), Some(&json!("start")));
+        let end = mine.last().expect("records");
+        assert_eq!(end["kind"], "end");
+        assert_eq!(end["outcome"], "ok");
+        assert!(end["fuel"].as_u64().is_some_and(|f| f > 0));
+        assert!(end["peak_memory"].as_u64().is_some_and(|m| m > 0));
+    }
+    for (i, r) in rs.iter().enumerate() {
+        assert_eq!(r["seq"], i as u64);
+        assert_eq!(r["v"], 1);
+    }
+    let rep = verify_file(&log, &VerifyOptions::default()).expect("verify");
+    assert!(rep.ok(), "{rep:?}");
+    assert_eq!(rep.records, rs.len() as u64);
+    assert_eq!(rep.unsigned_loads, 1);
+}
+
+#[tokio::test]
+async fn a_denied_file_access_is_a_deny_record_naming_the_capability() {
+    let (dir, log) = temp_log();
+    let rt = audited_runtime_env(&log, AuditOptions::default());
+    let t = storm(&rt, &data_dir(dir.path()));
+    let out = run_ok(
+        &t,
+        json!({"n": 1, "op": "open", "path": "/data/../../etc/passwd"}),
+    )
+    .await;
+    assert_eq!(out["errors"], 1);
+    let rs = records(&log);
+    let denies: Vec<&Value> = rs.iter().filter(|r| r["decision"] == "deny").collect();
+    assert_eq!(denies.len(), 1, "{denies:?}");
+    let d = denies[0];
+    assert_eq!(d["iface"], "wasi:filesystem/types");
+    assert_eq!(d["func"], "[method]descriptor.open-at");
+    assert_eq!(d["args"]["path"], "../../etc/passwd");
+    assert_eq!(d["outcome"], "not-permitted");
+}
+
+#[tokio::test]
+async fn inputs_file_contents_and_env_values_never_reach_the_log() {
+    let (dir, log) = temp_log();
+    let rt = audited_runtime_env(&log, AuditOptions::default());
+    let t = storm(&rt, &data_dir(dir.path()));
+    // The canary is in the input, in the file the tool reads, in the env var it reads, and in
+    // a log message the tool writes (as an unknown op's error text, too).
+    run_ok(
+        &t,
+        json!({"n": 2, "op": "open", "path": "/data/secret-content.txt", "pad": CANARY}),
+    )
+    .await;
+    run_ok(&t, json!({"n": 1, "op": "env", "pad": CANARY})).await;
+    let bad = t
+        .run(
+            json!({"n": 1, "op": CANARY}).to_string().as_bytes(),
+            &Default::default(),
+        )
+        .await;
+    assert!(bad.result.is_err());
+    let text = std::fs::read_to_string(&log).expect("read log");
+    assert!(
+        !text.contains(CANARY),
+        "the canary leaked into the audit log"
+    );
+    // …while the log still shows what happened.
+    assert!(text.contains("secret-content.txt"));
+    assert!(text.contains("get-environment"));
+}
+
+#[tokio::test]
+async fn verify_names_the_first_bad_seq_for_each_kind_of_tampering() {
+    let (dir, log) = temp_log();
+    let (sk, pk) = wasmgov::signature::keygen("operator").expect("key");
+    let key = wasmgov::audit::CheckpointKey::from_ssh(&sk).expect("key");
+    let verifier = wasmgov::audit::CheckpointVerifier::from_ssh(&pk).expect("pub");
+    {
+        let rt = audited_runtime_env(
+            &log,
+            AuditOptions {
+                checkpoint_key: Some(key),
+                fsync: false,
+            },
+        );
+        let t = storm(&rt, &data_dir(dir.path()));
+        run_ok(&t, json!({"n": 5, "op": "clock"})).await;
+        run_ok(&t, json!({"n": 5, "op": "clock"})).await;
+    }
+    let with_key = VerifyOptions {
+        key: Some(verifier.clone()),
+        expect_head: None,
+    };
+    let good = verify_file(&log, &with_key).expect("verify");
+    assert!(good.ok(), "{good:?}");
+    assert_eq!(good.checkpoints, 2, "one checkpoint per call");
+    assert_eq!(good.after_last_checkpoint, 0);
+    let lines: Vec<String> = std::fs::read_to_string(&log)
+        .expect("read")
+        .lines()
+        .map(String::from)
+        .collect();
+    let check = |lines: &[String], opts: &VerifyOptions| {
+        let p = dir.path().join("tampered.jsonl");
+        let mut text = lines.join("\n");
+        text.push('\n');
+        std::fs::write(&p, text).expect("write");
+        verify_file(&p, opts).expect("verify").problem
+    };
+    // Edited: a host call's decision flipped.
+    let mut edited = lines.clone();
+    edited[4] = edited[4].replace("\"allow\"", "\"deny\"");
+    assert_eq!(
+        check(&edited, &VerifyOptions::default()).map(|p| p.seq),
+        Some(4)
+    );
+    // Removed.
+    let mut removed = lines.clone();
+    removed.remove(5);
+    assert_eq!(
+        check(&removed, &VerifyOptions::default()).map(|p| p.seq),
+        Some(5)
+    );
+    // Reordered.
+    let mut swapped = lines.clone();
+    swapped.swap(6, 7);
+    assert_eq!(
+        check(&swapped, &VerifyOptions::default()).map(|p| p.seq),
+        Some(6)
+    );
+    // Torn last line.
+    let mut torn = lines.clone();
+    let last = torn.len() - 1;
+    torn[last].truncate(40);
+    assert_eq!(
+        check(&torn, &VerifyOptions::default()).map(|p| p.seq),
+        Some(last as u64)
+    );
+    // Whole records cut off the end: the file alone is a valid older log; the head kept from
+    // the good verification catches it.
+    let cut = lines[..lines.len() - 3].to_vec();
+    assert_eq!(check(&cut, &VerifyOptions::default()), None);
+    let head = VerifyOptions {
+        key: None,
+        expect_head: good.head.clone(),
+    };
+    assert_eq!(
+        check(&cut, &head).map(|p| p.seq),
+        Some((lines.len() - 3) as u64)
+    );
+    // Rewritten with fresh hashes after an edit: the chain verifies, the checkpoints do not.
+    let rewritten = rehash(&edited);
+    assert_eq!(check(&rewritten, &VerifyOptions::default()), None);
+    let p = check(&rewritten, &with_key).expect("the forged log fails with the key");
+    assert!(p.what.contains("signature"), "{p}");
+    // Stripped of its checkpoints and rehashed: nothing vouches for it.
+    let stripped: Vec<String> = lines
+        .iter()
+        .filter(|l| !l.contains("\"kind\":\"checkpoint\""))
+        .cloned()
+        .collect();
+    let stripped = rehash(&stripped);
+    let p = check(&stripped, &with_key).expect("no checkpoint fails with the key");
+    assert!(p.what.contains("no checkpoint"), "{p}");
+}
+
+/// What a forger with write access does: renumber, relink and rehash every line.
+fn rehash(lines: &[String]) -> Vec<String> {
+    use sha2_free::sha256_hex;
+    let mut prev = "0".repeat(64);
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let mut v: serde_json::Map<String, Value> = serde_json::from_str(l).expect("json");
+        v.remove("hash");
+        v.insert("seq".into(), json!(i));
+        v.insert("prev".into(), json!(prev));
+        if v.get("kind") == Some(&json!("checkpoint")) {
+            v.insert("head".into(), json!(prev));
+        }
+        let body = serde_json::to_string(&v).expect("json");
+        let hash = sha256_hex(body.as_bytes());
+        let line = format!("{},\"hash\":\"{hash}\"}}", &body[..body.len() - 1]);
+        prev = hash;
+        out.push(line);
+    }
+    out
+}
+
+/// SHA-256 without a test dependency: the library's own helper.
+mod sha2_free {
+    pub fn sha256_hex(b: &[u8]) -> String {
+        wasmgov::audit::record::sha256_hex(b)
+    }
+}
+
+#[tokio::test]
+async fn the_tracing_output_wasmtime_emits_is_what_the_audit_layer_reads() {
+    // Golden test: wasmtime's bindgen tracing (span name, `function` field, target paths,
+    // `"..."` for lists, error Display) is not a stable API. If an upgrade changes it, this
+    // fails instead of the log silently losing records.
+    let (dir, log) = temp_log();
+    let rt = audited_runtime_env(&log, AuditOptions::default());
+    let t = storm(&rt, &data_dir(dir.path()));
+    run_ok(&t, json!({"n": 1, "op": "clock"})).await;
+    run_ok(
+        &t,
+        json!({"n": 1, "op": "open", "path": "/data/secret-content.txt"}),
+    )
+    .await;
+    run_ok(&t, json!({"n": 1, "op": "open", "path": "/data/../x"})).await;
+    run_ok(&t, json!({"n": 1, "op": "env"})).await;
+    run_ok(&t, json!({"n": 1, "op": "log"})).await;
+    let rs = records(&log);
+    let seen: std::collections::BTreeSet<(String, String, String)> = rs
+        .iter()
+        .filter(|r| r["kind"] == "host-call")
+        .map(|r| {
+            (
+                r["iface"].as_str().unwrap_or("").to_string(),
+                r["func"].as_str().unwrap_or("").to_string(),
+                r["outcome"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        ("wasi:clocks/monotonic-clock", "now", "ok"),
+        ("wasi:filesystem/preopens", "get-directories", "elided"),
+        ("wasi:filesystem/types", "[method]descriptor.open-at", "ok"),
+        (
+            "wasi:filesystem/types",
+            "[method]descriptor.open-at",
+            "not-permitted",
+        ),
+        (
+            "wasi:filesystem/types",
+            "[method]descriptor.read-via-stream",
+            "ok",
+        ),
+        (
+            "wasi:io/streams",
+            "[method]input-stream.blocking-read",
+            "elided",
+        ),
+        ("wasi:cli/environment", "get-environment", "elided"),
+        ("wasmgov:tool/host", "log", "ok"),
+    ];
+    for (i, f, o) in want {
+        assert!(
+            seen.contains(&(i.to_string(), f.to_string(), o.to_string())),
+            "no record of {i} {f} -> {o}; saw {seen:#?}"
+        );
+    }
+    // Every interface recorded is one the linker serves: nothing is misattributed.
+    for (i, _, _) in &seen {
+        assert!(
+            wasmgov_host_api::SUPPORTED_INTERFACES.contains(&i.as_str()),
+            "unknown interface {i}"
+        );
+    }
+}
+
+/// `wasmgov run host-call-storm` arguments with the generous policy.
+fn storm_cli_args(audit: &Path, input: &str) -> Vec<String> {
+    vec![
+        "run".into(),
+        crate::support::s(&tool("host-call-storm")).into(),
+        "--policy".into(),
+        crate::support::s(&crate::support::generous_policy_file()).into(),
+        "--max-host-calls".into(),
+        "10000000".into(),
+        "--max-output".into(),
+        "64MiB".into(),
+        "--audit".into(),
+        crate::support::s(audit).into(),
+        "--input".into(),
+        input.into(),
+    ]
+}
+
+#[test]
+fn cli_run_writes_the_log_that_audit_verify_and_show_read() {
+    let (dir, log) = temp_log();
+    let (sk, _) = wasmgov::signature::keygen("operator").expect("key");
+    let key = dir.path().join("audit_key");
+    let pubkey = wasmgov::signature::write_keypair(&sk, &key).expect("write key");
+    let mut args = storm_cli_args(&log, r#"{"n":3,"op":"clock"}"#);
+    args.extend(["--audit-key".into(), crate::support::s(&key).into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out, err) = crate::support::run(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"done\":3"));
+    let (code, out, _) = crate::support::run(&[
+        "audit",
+        "verify",
+        crate::support::s(&log),
+        "--key",
+        crate::support::s(&pubkey),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("OK "), "{out}");
+    assert!(out.contains("1 checkpoints"), "{out}");
+    let (code, out, _) = crate::support::run(&["audit", "show", crate::support::s(&log)]);
+    assert_eq!(code, 0);
+    assert!(out.contains("wasi:clocks/monotonic-clock"), "{out}");
+    assert!(out.contains("checkpoint"), "{out}");
+    let (code, out, _) = crate::support::run(&[
+        "audit",
+        "show",
+        crate::support::s(&log),
+        "--json",
+        "--decision",
+        "allow",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 3, "{out}");
+    // Tampering makes verify fail with exit 1 and name the seq.
+    let text = std::fs::read_to_string(&log).expect("read");
+    std::fs::write(&log, text.replacen("\"now\"", "\"nop\"", 1)).expect("write");
+    let (code, out, _) = crate::support::run(&["audit", "verify", crate::support::s(&log)]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAILED") && out.contains("seq 2"), "{out}");
+}
+
+#[test]
+fn a_full_disk_stops_the_run_before_the_tool_runs() {
+    let (code, out, err) = crate::support::run(
+        &storm_cli_args(Path::new("/dev/full"), r#"{"n":3,"op":"log"}"#)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 6, "{err}");
+    assert!(err.contains("error[audit]"), "{err}");
+    assert!(out.is_empty(), "no result without an audit record: {out}");
+    assert!(!err.contains("[tool info] tick"), "the tool ran: {err}");
+}
+
+#[test]
+fn a_log_that_hits_the_file_size_limit_mid_call_stops_the_call() {
+    // A real failing sink: RLIMIT_FSIZE (with SIGXFSZ ignored, write returns EFBIG) lets the
+    // load and start records through and fails during the tool's host calls. 4 MiB, because
+    // wasmtime's memfd-backed memories are bound by the same limit.
+    let (_dir, log) = temp_log();
+    let n = 200_000;
+    let args = storm_cli_args(&log, &format!(r#"{{"n":{n},"op":"log"}}"#));
+    let bin = assert_cmd::cargo::cargo_bin("wasmgov");
+    let mut c = std::process::Command::new("bash");
+    c.arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 4096; exec \"$@\"")
+        .arg("bash")
+        .arg(&bin)
+        .args(&args)
+        .env("XDG_STATE_HOME", shared_state().join("state"))
+        .env("XDG_CONFIG_HOME", shared_state().join("config"))
+        .env("HOME", shared_state());
+    let o = c.output().expect("run bash");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(6), "{err}");
+    assert!(err.contains("error[audit]"), "{err}");
+    assert!(o.stdout.is_empty(), "no result without its records");
+    // The tool stopped soon after the failure: far fewer host calls ran than it asked for,
+    // and at most what was queued for the writer when the write failed.
+    let ran = err.matches("[tool info] tick").count();
+    let on_disk = std::fs::read_to_string(&log)
+        .expect("read log")
+        .matches("\"func\":\"log\"")
+        .count();
+    eprintln!("host calls run: {ran}, recorded on disk: {on_disk}");
+    assert!(ran < n / 2, "{ran} host calls ran after the sink failed");
+    assert!(ran >= on_disk);
+    assert!(
+        ran - on_disk <= 64 * 256 + 256,
+        "{} host calls ran unrecorded",
+        ran - on_disk
+    );
+    // What did reach the disk is a valid chain up to a torn last line at most.
+    let rep = verify_file(&log, &VerifyOptions::default()).expect("verify");
+    if let Some(p) = &rep.problem {
+        assert!(
+            p.what.contains("incomplete") || p.what.contains("hash"),
+            "{p}"
+        );
+    }
+}
