@@ -610,7 +610,8 @@ fn t01_component_with_an_appended_custom_section_is_refused() {
 
 #[test]
 fn t02_manifest_edits_without_resigning_are_bad_signatures() {
-    let edits: &[(&str, fn(String) -> String)] = &[
+    type Edit = (&'static str, fn(String) -> String);
+    let edits: &[Edit] = &[
         ("raise fuel", |t| {
             t.replace("fuel = 1_000_000_000", "fuel = 90_000_000_000")
         }),
@@ -1140,7 +1141,8 @@ fn t12_malformed_manifests_are_refused_even_when_validly_signed() {
         m.extend_from_slice(tail);
         m
     }
-    let cases: &[(&str, fn(Vec<u8>) -> Vec<u8>, &str)] = &[
+    type Case = (&'static str, fn(Vec<u8>) -> Vec<u8>, &'static str);
+    let cases: &[Case] = &[
         (
             "unknown field",
             |m| append(m, b"\n[netwrok]\nallow = []\n"),
