@@ -4,9 +4,11 @@
 //! Groups:
 //! 1. `cold_call`: new sandbox + instantiate + call + drop of a trivial tool (text-stats on a
 //!    one-word input): raw tuned wasmtime vs wasmgov (fuel, epoch, memory limiter, output
-//!    budget, host-call hook), and a fresh `bwrap` sandbox process running `/bin/true` (a lower
-//!    bound for starting any tool in a process sandbox).
-//! 2. `throughput_2_threads`: 2,000 such calls spread over two worker threads.
+//!    budget, host-call hook; and again with the audit log to a file), and a fresh `bwrap`
+//!    sandbox process running `/bin/true` (a lower bound for starting any tool in a process
+//!    sandbox).
+//! 2. `throughput_2_threads`: 2,000 such calls spread over two worker threads, wasmgov with
+//!    its audit log written to a file.
 //! 3. `compute_fib30`: bench-fib with n = 30: raw wasmtime with neither fuel nor epochs vs
 //!    wasmgov with both.
 //! 4. `process_end_to_end`: `wasmgov run` of a signed, pinned tool with a warm compile cache,
@@ -86,15 +88,22 @@ async fn raw_call(engine: &Engine, pre: &PluginPre<Raw>, input: &str) -> String 
 }
 
 fn wasmgov_runtime() -> wasmgov::Runtime {
+    wasmgov_runtime_with(None)
+}
+
+/// wasmgov as a server runs it; with `audit`, every call is written to that JSON Lines file.
+fn wasmgov_runtime_with(audit: Option<&Path>) -> wasmgov::Runtime {
     let policy = wasmgov::policy::Policy::parse(
         b"[limits]\nfuel = 100_000_000_000\nmemory = \"256 MiB\"\ntimeout = \"60s\"\noutput = \"4 MiB\"\nhost-calls = 1_000_000\n",
     )
     .expect("policy");
-    wasmgov::Runtime::builder()
+    let mut b = wasmgov::Runtime::builder()
         .policy(policy)
-        .allocator(wasmgov::Allocator::Pooling { max_concurrent: 64 })
-        .build()
-        .expect("runtime")
+        .allocator(wasmgov::Allocator::Pooling { max_concurrent: 64 });
+    if let Some(path) = audit {
+        b = b.audit(wasmgov::audit::Audit::file(path).expect("audit log"));
+    }
+    b.build().expect("runtime")
 }
 
 fn limits() -> wasmgov::Limits {
@@ -116,12 +125,18 @@ fn cold_call(c: &mut Criterion) {
     let pre = raw_pre(&engine, &bytes);
     let wg = wasmgov_runtime();
     let tool = wg.load_component(&bytes, limits()).expect("load");
+    let audit_dir = tempfile::tempdir().expect("tempdir");
+    let audited = wasmgov_runtime_with(Some(&audit_dir.path().join("audit.jsonl")));
+    let audited_tool = audited.load_component(&bytes, limits()).expect("load");
     let mut g = c.benchmark_group("cold_call");
     g.bench_function("raw_wasmtime", |b| {
         b.iter(|| rt.block_on(raw_call(&engine, &pre, TRIVIAL_INPUT)))
     });
     g.bench_function("wasmgov", |b| {
         b.iter(|| rt.block_on(tool.call(TRIVIAL_INPUT)).expect("call"))
+    });
+    g.bench_function("wasmgov_audit_to_file", |b| {
+        b.iter(|| rt.block_on(audited_tool.call(TRIVIAL_INPUT)).expect("call"))
     });
     if Command::new("bwrap").arg("--version").output().is_ok() {
         g.bench_function("bwrap_process", |b| {
@@ -150,7 +165,8 @@ fn throughput(c: &mut Criterion) {
     let bytes = component("text_stats");
     let engine = raw_engine(false);
     let pre = Arc::new(raw_pre(&engine, &bytes));
-    let wg = wasmgov_runtime();
+    let audit_dir = tempfile::tempdir().expect("tempdir");
+    let wg = wasmgov_runtime_with(Some(&audit_dir.path().join("audit.jsonl")));
     let tool = wg.load_component(&bytes, limits()).expect("load");
     let mut g = c.benchmark_group("throughput_2_threads");
     g.throughput(Throughput::Elements(CALLS as u64));
@@ -174,7 +190,7 @@ fn throughput(c: &mut Criterion) {
             })
         })
     });
-    g.bench_function("wasmgov", |b| {
+    g.bench_function("wasmgov_audit_to_file", |b| {
         b.iter(|| {
             rt.block_on(async {
                 let tasks: Vec<_> = (0..2)
