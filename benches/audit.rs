@@ -10,8 +10,10 @@
 //!   `wasi:filesystem/types` calls (`metadata-hash-at`, `stat-at`): the small host call a real
 //!   tool makes.
 //!
-//! Measured on the development machine (see docs/audit.md for the table and the command):
-//! clock: off ≈ 24 ms, on ≈ 44 ms (1.8×); log: off ≈ 21 ms, on ≈ 41 ms (1.9×).
+//! Measured on the development machine (2 vCPUs, noisy; table and analysis in docs/audit.md):
+//! stat: off 3.42 s, on 3.95 s (1.15×, within the 2× goal); log: off 29 ms, on 368 ms (12.6×);
+//! clock: off 16 ms, on 181 ms (11×). The goal is not met for trivial host calls: one audited
+//! call costs ~1.5–3.5 µs.
 //!
 //! Prerequisite: `scripts/build-tools`.
 

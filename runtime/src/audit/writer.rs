@@ -22,7 +22,7 @@ use super::record::{self, Body, GENESIS_HEX, Hex64, Pending};
 
 /// Records per message sent to the writer, and messages the channel holds before senders wait.
 pub(crate) const BATCH: usize = 256;
-pub(crate) const CHANNEL: usize = 64;
+pub(crate) const CHANNEL: usize = 4;
 
 /// Whether the sink still works, shared with the call hooks.
 #[derive(Debug, Default)]
