@@ -621,3 +621,73 @@ fn every_import_the_linker_serves_is_generated_with_tracing() {
         assert!(blocks > 0, "{}: no bindgen! imports found", f.display());
     }
 }
+
+#[tokio::test]
+async fn network_denials_are_deny_records_naming_the_interface_and_destination() {
+    use crate::caps::Server;
+    let (_dir, log) = temp_log();
+    let server = Server::start();
+    let other = Server::start();
+    let allow = format!("\"{}\"", server.url());
+    let text = format!("{GENEROUS_POLICY}\n[net]\nallow = [{allow}]\ncidrs = [\"127.0.0.1/32\"]\n");
+    let policy = wasmgov::policy::Policy::parse(text.as_bytes()).expect("policy");
+    let rt = Runtime::builder()
+        .policy(policy)
+        .allow_unsigned(true)
+        .cache_dir(shared_state().join("lib-cache"))
+        .audit(Audit::file(&log).expect("audit"))
+        .build()
+        .expect("runtime");
+    let t = load_unsigned(
+        &rt,
+        "hostile-net",
+        &format!("\n[net]\nallow = [{allow}]\n"),
+        &LoadOptions::default(),
+    );
+    let out = t
+        .run(
+            json!({
+                "http": [
+                    { "url": format!("http://127.0.0.1:{}/?token={CANARY}", other.port) },
+                    { "url": format!("{}/ok", server.url()) },
+                ],
+                "tcp": [format!("127.0.0.1:{}", other.port)],
+            })
+            .to_string()
+            .as_bytes(),
+            &Default::default(),
+        )
+        .await;
+    assert!(out.result.is_ok(), "{:?}", out.result);
+    let rs = records(&log);
+    let denies: Vec<&Value> = rs
+        .iter()
+        .filter(|r| r["kind"] == "host-call" && r["decision"] == "deny")
+        .collect();
+    assert!(
+        denies.iter().any(|r| r["iface"]
+            .as_str()
+            .is_some_and(|i| i.starts_with("wasi:http/"))
+            && r["reason"].is_string()
+            && r["args"]["dest"]
+                .as_str()
+                .is_some_and(|d| d.contains(&other.port.to_string()))),
+        "no wasi:http deny naming the destination: {denies:#?}"
+    );
+    assert!(
+        denies.iter().any(|r| r["iface"]
+            .as_str()
+            .is_some_and(|i| i.starts_with("wasi:sockets/"))
+            && r["outcome"] == "access-denied"),
+        "no wasi:sockets deny: {:#?}",
+        rs.iter()
+            .filter(|r| r["iface"]
+                .as_str()
+                .is_some_and(|i| i.starts_with("wasi:sockets")))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        !std::fs::read_to_string(&log).expect("log").contains(CANARY),
+        "a URL's query reached the log"
+    );
+}

@@ -379,10 +379,10 @@ pub fn bounded_debug(value: &dyn std::fmt::Debug, limit: usize) -> String {
 /// The summary of one argument, or `None` when it says nothing worth logging.
 pub fn summarize(name: &str, debug: &str) -> Option<String> {
     // Lists were elided by bindgen; resource handles mean nothing outside the call.
-    if debug == "\"...\"" || debug.starts_with("Resource") {
+    let inner = debug.strip_prefix("Some(").unwrap_or(debug);
+    if debug == "\"...\"" || inner.starts_with("Resource") {
         return None;
     }
-    let inner = debug.strip_prefix("Some(").unwrap_or(debug);
     if let Some(quoted) = inner.strip_prefix('"') {
         // A string; without its closing quote it was longer than we read.
         let (text, whole) = match quoted.strip_suffix("\")").or(quoted.strip_suffix('"')) {
