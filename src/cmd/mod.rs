@@ -45,14 +45,16 @@ pub(crate) fn read_file(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
 }
 
 /// A runtime for one-shot CLI use: on-demand allocation (a pool costs more to create than one
-/// call saves) and the compile cache under the state directory.
+/// call saves), the compile cache under the state directory, and the audit log there (a
+/// `describe` runs the tool, and no tool runs unaudited).
 pub(crate) fn cli_runtime(state: Option<&Path>) -> anyhow::Result<wasmgov::Runtime> {
     let mut b = wasmgov::Runtime::builder().allocator(wasmgov::Allocator::OnDemand);
     if let Some(dir) = state
         .map(Path::to_path_buf)
         .or_else(crate::paths::state_dir)
     {
-        b = b.cache_dir(dir.join("cache"));
+        let audit = wasmgov::Audit::file(dir.join("audit.jsonl")).map_err(wasmgov::Error::Audit)?;
+        b = b.cache_dir(dir.join("cache")).audit(audit);
     }
     Ok(b.build()?)
 }
