@@ -691,3 +691,47 @@ async fn network_denials_are_deny_records_naming_the_interface_and_destination()
         "a URL's query reached the log"
     );
 }
+
+#[tokio::test]
+async fn a_secret_injected_into_a_request_never_reaches_the_log() {
+    use crate::caps::Server;
+    let (dir, log) = temp_log();
+    let secret = "sk-audit-canary-51d0e2";
+    let file = dir.path().join("token");
+    std::fs::write(&file, secret).expect("write secret");
+    let api = Server::start();
+    let allow = format!("\"{}\"", api.url());
+    let text = format!("{GENEROUS_POLICY}\n[net]\nallow = [{allow}]\ncidrs = [\"127.0.0.1/32\"]\n");
+    let rt = Runtime::builder()
+        .policy(wasmgov::policy::Policy::parse(text.as_bytes()).expect("policy"))
+        .allow_unsigned(true)
+        .cache_dir(shared_state().join("lib-cache"))
+        .audit(Audit::file(&log).expect("audit"))
+        .build()
+        .expect("runtime");
+    let manifest = format!(
+        "\n[net]\nallow = [{allow}]\n\n[[secrets]]\nname = \"API_TOKEN\"\nhost = \"{}\"\nheader = \"Authorization\"\nformat = \"Bearer {{}}\"\n",
+        api.url()
+    );
+    let opts = LoadOptions {
+        secrets: vec![("API_TOKEN".into(), wasmgov::grant::SecretSource::File(file))],
+        ..Default::default()
+    };
+    let t = load_unsigned(&rt, "call-api", &manifest, &opts);
+    let out = run_ok(&t, json!({ "base": api.url(), "path": "/v1/items" })).await;
+    assert_eq!(out["status"], 200, "{out}");
+    assert_eq!(
+        api.seen()[0].header("authorization"),
+        Some(format!("Bearer {secret}").as_str()),
+        "the secret was sent"
+    );
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        text.contains("wasi:http/outgoing-handler"),
+        "the request is logged"
+    );
+    assert!(
+        !text.contains(secret),
+        "the secret's value reached the audit log"
+    );
+}
