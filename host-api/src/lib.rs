@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod bindings;
+pub mod clocks;
 mod env;
 pub mod fs;
 pub mod host;

@@ -13,6 +13,7 @@ use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use crate::clocks;
 use crate::http::HttpPolicy;
 use crate::limiter::MemoryLimiter;
 use crate::net::NetConfig;
@@ -40,6 +41,9 @@ pub struct SandboxConfig {
     /// The call's wall-time limit: network timeouts are clamped to what is left of it
     /// (`None`: the default of 30 s).
     pub timeout: Option<Duration>,
+    /// Granularity of the wall and monotonic clocks (`None`:
+    /// [`clocks::DEFAULT_GRANULARITY`](crate::clocks::DEFAULT_GRANULARITY)).
+    pub clock_granularity: Option<Duration>,
 }
 
 /// A log line the tool wrote through `wasmgov:tool/host.log`.
@@ -95,6 +99,12 @@ impl Sandbox {
             .max_random_size(1 << 20);
         net::apply_sockets(&mut b, &config.net);
         env::apply(&mut b, &config.env);
+        clocks::apply(
+            &mut b,
+            config
+                .clock_granularity
+                .unwrap_or(clocks::DEFAULT_GRANULARITY),
+        );
         fs::apply(&mut b, &config.binds)?;
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_HANDLES);

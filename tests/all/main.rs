@@ -6,6 +6,7 @@
 mod audit;
 mod caps;
 mod cli;
+mod clocks;
 mod embed;
 mod env;
 mod fs;
