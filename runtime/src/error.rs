@@ -30,6 +30,20 @@ pub enum Refusal {
         if .0.is_empty() { "none".to_string() } else { .0.join(", ") }
     )]
     NoToolExport(Vec<String>),
+    /// A bind would expose wasmgov's own state, cache, audit log, trust store or policy.
+    #[error(
+        "bind of {guest} to {} overlaps wasmgov's own {}",
+        host.display(),
+        protected.display()
+    )]
+    ProtectedPath {
+        /// Guest path.
+        guest: String,
+        /// Host directory of the bind.
+        host: PathBuf,
+        /// The protected path it overlaps.
+        protected: PathBuf,
+    },
     /// A directory of the grant could not be bound.
     #[error(transparent)]
     Bind(#[from] wasmgov_host_api::fs::BindError),
@@ -47,6 +61,7 @@ impl Refusal {
             Self::InvalidComponent(_) => "invalid-component",
             Self::UnsupportedImports(_) => "unsupported-imports",
             Self::NoToolExport(_) => "no-tool-export",
+            Self::ProtectedPath { .. } => "protected-path",
             Self::Bind(_) => "bind",
             Self::Secret(_) => "secret",
         }
@@ -69,6 +84,9 @@ impl Refusal {
                 .into(),
             Self::NoToolExport(_) => "export wasmgov:tool/tool (use wasmgov-sdk's `export_tool!`) \
                 or build a command with `fn main`"
+                .into(),
+            Self::ProtectedPath { .. } => "bind a directory that holds neither wasmgov's state, \
+                cache or audit log nor its trust store or policy"
                 .into(),
             Self::Bind(_) => "check that the host directory exists and is readable".into(),
             Self::Secret(_) => "provide the value with --secret NAME=@FILE or NAME=env:VAR, or \

@@ -38,6 +38,7 @@ pub struct RuntimeBuilder {
     trust: Option<AllowedSigners>,
     revoked: Option<RevokedKeys>,
     state_dir: Option<PathBuf>,
+    protected: Vec<PathBuf>,
     allow_unsigned: bool,
     resolver: Option<Arc<dyn Resolver>>,
     audit: Option<Audit>,
@@ -100,6 +101,14 @@ impl RuntimeBuilder {
         self
     }
 
+    /// A host path no tool may have bound (in either direction: the bind may be neither inside
+    /// it nor contain it) — the operator's trust store, policy and the like. The state
+    /// directory, the compile cache and the audit log are protected without being named.
+    pub fn protect(mut self, path: impl AsRef<Path>) -> Self {
+        self.protected.push(path.as_ref().to_path_buf());
+        self
+    }
+
     /// Accept manifests without a signature (loud; the operator takes responsibility).
     pub fn allow_unsigned(mut self, yes: bool) -> Self {
         self.allow_unsigned = yes;
@@ -120,8 +129,18 @@ impl RuntimeBuilder {
             Some(dir) => Some(Ratchet::open(dir).map_err(RefusalError::from)?),
             None => None,
         };
+        let mut protected = self.protected;
+        protected.extend(self.state_dir.iter().cloned());
+        protected.extend(self.engine.cache_dir.iter().cloned());
+        protected.extend(self.audit.as_ref().map(|a| a.path().to_path_buf()));
+        // Compare resolved paths, as the grant's host paths are resolved.
+        let protected = protected
+            .into_iter()
+            .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
+            .collect();
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
+                protected,
                 engine,
                 cache,
                 policy: self.policy.unwrap_or_else(Policy::builtin),
@@ -140,6 +159,7 @@ impl RuntimeBuilder {
 }
 
 struct RuntimeInner {
+    protected: Vec<PathBuf>,
     engine: Engine,
     cache: Option<wasmtime::Cache>,
     policy: Policy,
@@ -219,6 +239,20 @@ impl Runtime {
             narrow: opts.narrow,
         };
         let verified = package::verify(manifest, signature, component, &vopts)?;
+        for f in &verified.grant.fs {
+            if let Some(p) = inner
+                .protected
+                .iter()
+                .find(|p| f.host.starts_with(p) || p.starts_with(&f.host))
+            {
+                return Err(Refusal::ProtectedPath {
+                    guest: f.guest.to_string(),
+                    host: f.host.clone(),
+                    protected: p.clone(),
+                }
+                .into());
+            }
+        }
         if verified.signer.is_some() {
             let Some(ratchet) = &inner.ratchet else {
                 return Err(Error::Internal(

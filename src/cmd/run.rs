@@ -32,6 +32,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<i32> {
     if let Some(r) = op.revoked {
         builder = builder.revoked(r);
     }
+    for f in &op.files {
+        builder = builder.protect(f);
+    }
     if let Some(dir) = &state {
         builder = builder.state_dir(dir).cache_dir(dir.join("cache"));
     }

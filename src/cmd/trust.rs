@@ -16,6 +16,8 @@ pub struct Operator {
     pub policy: Policy,
     pub trust: Option<AllowedSigners>,
     pub revoked: Option<RevokedKeys>,
+    /// The files these came from: no tool may have them bound.
+    pub files: Vec<PathBuf>,
 }
 
 fn pick(explicit: &Option<PathBuf>, default_name: &str) -> Option<PathBuf> {
@@ -36,18 +38,28 @@ pub fn load_policy(explicit: &Option<PathBuf>) -> anyhow::Result<Policy> {
 /// Load everything `flags` names.
 pub fn load(flags: &TrustFlags) -> anyhow::Result<Operator> {
     let policy = load_policy(&flags.policy)?;
+    let mut files: Vec<PathBuf> = policy.path().map(Path::to_path_buf).into_iter().collect();
     let trust = match pick(&flags.trust, "allowed_signers") {
-        Some(p) => Some(AllowedSigners::load(&p).map_err(refused)?),
+        Some(p) => {
+            let t = AllowedSigners::load(&p).map_err(refused)?;
+            files.push(p);
+            Some(t)
+        }
         None => None,
     };
     let revoked = match pick(&flags.revoked, "revoked_keys") {
-        Some(p) => Some(RevokedKeys::load(&p).map_err(refused)?),
+        Some(p) => {
+            let r = RevokedKeys::load(&p).map_err(refused)?;
+            files.push(p);
+            Some(r)
+        }
         None => None,
     };
     Ok(Operator {
         policy,
         trust,
         revoked,
+        files,
     })
 }
 

@@ -9,6 +9,7 @@ use wasmgov::LoadOptions;
 use wasmgov::grant::CliBind;
 
 use crate::caps::{call_json, digest, load_with, runtime_with};
+use crate::support::s;
 
 const SECRET: &str = "host-sentinel-8d1f2a";
 
@@ -212,4 +213,64 @@ fn binding_a_protected_or_escaping_host_path_is_refused() {
         .expect("refused");
         assert_eq!(e.exit_code(), 3, "{e}");
     }
+}
+
+#[test]
+fn binding_wasmgovs_own_state_audit_or_trust_is_refused() {
+    // F06: a bind may neither lie inside nor contain the state directory, the compile cache,
+    // the audit log, or the trust store and policy files.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = std::fs::canonicalize(dir.path()).expect("canonical");
+    let (state, docs, ops) = (base.join("state"), base.join("docs"), base.join("operator"));
+    for d in [&state, &docs, &ops] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    let wasm = base.join("grep_files.wasm");
+    std::fs::copy(crate::support::tool("grep-files"), &wasm).expect("copy");
+    let manifest = base.join("grep_files.toml");
+    std::fs::write(
+        &manifest,
+        "schema = 1\n\n[tool]\nname = \"grep-files\"\nversion = \"0.1.0\"\npublisher = \"x@example.com\"\nsequence = 1\n\n[component]\nsha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\nsize = 0\n\n[[fs]]\nguest = \"/data\"\naccess = \"read\"\n",
+    )
+    .expect("manifest");
+    let (code, _, err) = crate::support::run(&["pin", s(&manifest), s(&wasm)]);
+    assert_eq!(code, 0, "{err}");
+    let policy = ops.join("policy.toml");
+    std::fs::write(&policy, format!("[fs]\nroots = [\"{}\"]\n", base.display())).expect("policy");
+    let run = |host: &Path| {
+        crate::support::run(&[
+            "run",
+            s(&wasm),
+            "--manifest",
+            s(&manifest),
+            "--allow-unsigned",
+            "--policy",
+            s(&policy),
+            "--state",
+            s(&state),
+            "--dir",
+            &format!("/data={}:read", host.display()),
+            "--input",
+            r#"{"pattern":"x"}"#,
+        ])
+    };
+    for host in [
+        state.clone(),
+        state.join("cache"),
+        base.clone(),
+        ops.clone(),
+    ] {
+        std::fs::create_dir_all(&host).expect("mkdir");
+        let (code, out, err) = run(&host);
+        assert_eq!(code, 3, "{}: {err}", host.display());
+        assert!(
+            err.contains("error[protected-path]"),
+            "{}: {err}",
+            host.display()
+        );
+        assert!(out.is_empty());
+    }
+    // Control: an ordinary directory under the root binds and the tool runs.
+    let (code, _, err) = run(&docs);
+    assert_ne!(code, 3, "{err}");
 }
