@@ -91,8 +91,9 @@ fn wasmgov_runtime() -> wasmgov::Runtime {
     wasmgov_runtime_with(None)
 }
 
-/// wasmgov as a server runs it; with `audit`, every call is written to that JSON Lines file.
-fn wasmgov_runtime_with(audit: Option<&Path>) -> wasmgov::Runtime {
+/// wasmgov as a server runs it; with `audit`, every call is written to that JSON Lines file
+/// (and fsync'd at the end of each call when the flag says so).
+fn wasmgov_runtime_with(audit: Option<(&Path, bool)>) -> wasmgov::Runtime {
     let policy = wasmgov::policy::Policy::parse(
         b"[limits]\nfuel = 100_000_000_000\nmemory = \"256 MiB\"\ntimeout = \"60s\"\noutput = \"4 MiB\"\nhost-calls = 1_000_000\n",
     )
@@ -100,8 +101,12 @@ fn wasmgov_runtime_with(audit: Option<&Path>) -> wasmgov::Runtime {
     let mut b = wasmgov::Runtime::builder()
         .policy(policy)
         .allocator(wasmgov::Allocator::Pooling { max_concurrent: 64 });
-    if let Some(path) = audit {
-        b = b.audit(wasmgov::audit::Audit::file(path).expect("audit log"));
+    if let Some((path, fsync)) = audit {
+        let options = wasmgov::AuditOptions {
+            fsync,
+            ..wasmgov::AuditOptions::default()
+        };
+        b = b.audit(wasmgov::audit::Audit::open(path, options).expect("audit log"));
     }
     b.build().expect("runtime")
 }
@@ -126,8 +131,10 @@ fn cold_call(c: &mut Criterion) {
     let wg = wasmgov_runtime();
     let tool = wg.load_component(&bytes, limits()).expect("load");
     let audit_dir = tempfile::tempdir().expect("tempdir");
-    let audited = wasmgov_runtime_with(Some(&audit_dir.path().join("audit.jsonl")));
+    let audited = wasmgov_runtime_with(Some((&audit_dir.path().join("a.jsonl"), false)));
     let audited_tool = audited.load_component(&bytes, limits()).expect("load");
+    let synced = wasmgov_runtime_with(Some((&audit_dir.path().join("s.jsonl"), true)));
+    let synced_tool = synced.load_component(&bytes, limits()).expect("load");
     let mut g = c.benchmark_group("cold_call");
     g.bench_function("raw_wasmtime", |b| {
         b.iter(|| rt.block_on(raw_call(&engine, &pre, TRIVIAL_INPUT)))
@@ -137,6 +144,9 @@ fn cold_call(c: &mut Criterion) {
     });
     g.bench_function("wasmgov_audit_to_file", |b| {
         b.iter(|| rt.block_on(audited_tool.call(TRIVIAL_INPUT)).expect("call"))
+    });
+    g.bench_function("wasmgov_audit_to_file_fsync_each_call", |b| {
+        b.iter(|| rt.block_on(synced_tool.call(TRIVIAL_INPUT)).expect("call"))
     });
     if Command::new("bwrap").arg("--version").output().is_ok() {
         g.bench_function("bwrap_process", |b| {
@@ -166,7 +176,7 @@ fn throughput(c: &mut Criterion) {
     let engine = raw_engine(false);
     let pre = Arc::new(raw_pre(&engine, &bytes));
     let audit_dir = tempfile::tempdir().expect("tempdir");
-    let wg = wasmgov_runtime_with(Some(&audit_dir.path().join("audit.jsonl")));
+    let wg = wasmgov_runtime_with(Some((&audit_dir.path().join("audit.jsonl"), false)));
     let tool = wg.load_component(&bytes, limits()).expect("load");
     let mut g = c.benchmark_group("throughput_2_threads");
     g.throughput(Throughput::Elements(CALLS as u64));
