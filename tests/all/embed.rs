@@ -26,6 +26,16 @@ fn load(rt: &wasmgov::Runtime, name: &str, limits: Limits) -> wasmgov::Tool {
         .expect("load")
 }
 
+/// hostile-loop with fuel and time enough to spin until something else stops it.
+fn spinner(rt: &wasmgov::Runtime) -> wasmgov::Tool {
+    let limits = Limits {
+        fuel: u64::MAX / 4,
+        timeout: Duration::from_secs(60),
+        ..Limits::default()
+    };
+    load(rt, "hostile-loop", limits)
+}
+
 #[test]
 fn call_futures_are_send() {
     fn assert_send<T: Send>(_: &T) {}
@@ -86,15 +96,7 @@ async fn fail_fast_admission_is_busy_when_slots_are_taken() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_token_stops_a_spinning_guest_promptly() {
     let rt = small_runtime(2);
-    let spinner = load(
-        &rt,
-        "hostile-loop",
-        Limits {
-            fuel: u64::MAX / 4,
-            timeout: Duration::from_secs(60),
-            ..Limits::default()
-        },
-    );
+    let spinner = spinner(&rt);
     let token = CancelToken::new();
     let opts = CallOptions {
         cancel: Some(token.clone()),
@@ -120,15 +122,7 @@ async fn cancel_token_stops_a_spinning_guest_promptly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_call_future_frees_its_slot() {
     let rt = small_runtime(1);
-    let spinner = load(
-        &rt,
-        "hostile-loop",
-        Limits {
-            fuel: u64::MAX / 4,
-            timeout: Duration::from_secs(60),
-            ..Limits::default()
-        },
-    );
+    let spinner = spinner(&rt);
     let call = tokio::spawn(async move { spinner.run(b"{}", &CallOptions::default()).await });
     tokio::time::sleep(Duration::from_millis(100)).await;
     call.abort();
