@@ -160,12 +160,13 @@ pub(crate) async fn invoke(
         Ok(())
     });
 
+    // A tool's input is JSON text; check it once. A command reads raw bytes on stdin.
     let input_str = if is_command {
-        ""
+        Ok("")
     } else {
-        std::str::from_utf8(input).unwrap_or("")
+        std::str::from_utf8(input)
     };
-    let ran = if !is_command && std::str::from_utf8(input).is_err() {
+    let ran = if input_str.is_err() {
         Ok(Ok(Err(ToolFailure::InvalidInput(
             "input is not valid UTF-8".into(),
         ))))
@@ -183,7 +184,9 @@ pub(crate) async fn invoke(
                         let info = guest.call_describe(&mut store).await?;
                         return Ok(crate::describe::from_guest(info));
                     }
-                    let r = guest.call_call(&mut store, input_str).await?;
+                    let r = guest
+                        .call_call(&mut store, input_str.unwrap_or_default())
+                        .await?;
                     Ok::<_, wasmtime::Error>(match r {
                         Ok(out) => Ok(out.into_bytes()),
                         Err(GuestError::InvalidInput(m)) => Err(ToolFailure::InvalidInput(m)),

@@ -218,6 +218,20 @@ fn family(addr: &std::net::SocketAddr) -> IpAddressFamily {
     }
 }
 
+/// Finish a non-blocking socket operation: retry `finish` after waiting on `wait` while it
+/// answers `would-block`; any other error is returned by name.
+fn settle<T>(
+    mut finish: impl FnMut() -> Result<T, wasip2::sockets::network::ErrorCode>,
+    wait: impl Fn(),
+) -> Result<T, String> {
+    loop {
+        match finish() {
+            Err(wasip2::sockets::network::ErrorCode::WouldBlock) => wait(),
+            other => return other.map_err(|e| e.name().to_string()),
+        }
+    }
+}
+
 /// Open a TCP connection to `addr` (`ip:port`), write `payload`, close. `Ok` means connected.
 pub fn tcp_connect(addr: &str, payload: &[u8]) -> Result<(), String> {
     let addr: std::net::SocketAddr = addr.parse().map_err(|e| format!("bad address: {e}"))?;
@@ -226,13 +240,7 @@ pub fn tcp_connect(addr: &str, payload: &[u8]) -> Result<(), String> {
         tcp_create_socket::create_tcp_socket(family(&addr)).map_err(|e| e.name().to_string())?;
     sock.start_connect(&net, socket_addr(addr))
         .map_err(|e| e.name().to_string())?;
-    let (input, output) = loop {
-        match sock.finish_connect() {
-            Ok(pair) => break pair,
-            Err(wasip2::sockets::network::ErrorCode::WouldBlock) => sock.subscribe().block(),
-            Err(e) => return Err(e.name().to_string()),
-        }
-    };
+    let (input, output) = settle(|| sock.finish_connect(), || sock.subscribe().block())?;
     if !payload.is_empty() {
         output
             .blocking_write_and_flush(payload)
@@ -251,21 +259,9 @@ pub fn tcp_listen(addr: &str) -> Result<(), String> {
         tcp_create_socket::create_tcp_socket(family(&addr)).map_err(|e| e.name().to_string())?;
     sock.start_bind(&net, socket_addr(addr))
         .map_err(|e| e.name().to_string())?;
-    loop {
-        match sock.finish_bind() {
-            Ok(()) => break,
-            Err(wasip2::sockets::network::ErrorCode::WouldBlock) => sock.subscribe().block(),
-            Err(e) => return Err(e.name().to_string()),
-        }
-    }
+    settle(|| sock.finish_bind(), || sock.subscribe().block())?;
     sock.start_listen().map_err(|e| e.name().to_string())?;
-    loop {
-        match sock.finish_listen() {
-            Ok(()) => return Ok(()),
-            Err(wasip2::sockets::network::ErrorCode::WouldBlock) => sock.subscribe().block(),
-            Err(e) => return Err(e.name().to_string()),
-        }
-    }
+    settle(|| sock.finish_listen(), || sock.subscribe().block())
 }
 
 /// Send one UDP datagram to `addr`. `Ok` means it was sent.
@@ -281,13 +277,7 @@ pub fn udp_send(addr: &str, payload: &[u8]) -> Result<(), String> {
     let local: std::net::SocketAddr = local.parse().map_err(|e| format!("{e}"))?;
     sock.start_bind(&net, socket_addr(local))
         .map_err(|e| e.name().to_string())?;
-    loop {
-        match sock.finish_bind() {
-            Ok(()) => break,
-            Err(wasip2::sockets::network::ErrorCode::WouldBlock) => sock.subscribe().block(),
-            Err(e) => return Err(e.name().to_string()),
-        }
-    }
+    settle(|| sock.finish_bind(), || sock.subscribe().block())?;
     let (_incoming, outgoing) = sock
         .stream(Some(socket_addr(addr)))
         .map_err(|e| e.name().to_string())?;
