@@ -10,7 +10,7 @@ use wasmgov::{Audit, AuditOptions, LoadOptions, Runtime, Tool};
 use crate::support::{GENEROUS_POLICY, shared_state, tool};
 
 /// Example tool `name` under an unsigned manifest with `extra` tables.
-fn load_unsigned(rt: &Runtime, name: &str, extra: &str, opts: &LoadOptions) -> Tool {
+pub(crate) fn load_unsigned(rt: &Runtime, name: &str, extra: &str, opts: &LoadOptions) -> Tool {
     let bytes = std::fs::read(tool(name)).expect("read component");
     let manifest = format!(
         "schema = 1\n\n[tool]\nname = \"{name}\"\nversion = \"1.0.0\"\npublisher = \"tests@example.com\"\ndescription = \"audit test\"\nsequence = 1\n\n[component]\nsha256 = \"{}\"\nsize = {}\n{extra}",
@@ -22,7 +22,7 @@ fn load_unsigned(rt: &Runtime, name: &str, extra: &str, opts: &LoadOptions) -> T
 }
 
 /// Every record of the log at `p`.
-fn records(p: &Path) -> Vec<Value> {
+pub(crate) fn records(p: &Path) -> Vec<Value> {
     std::fs::read_to_string(p)
         .expect("read log")
         .lines()
@@ -30,7 +30,7 @@ fn records(p: &Path) -> Vec<Value> {
         .collect()
 }
 
-fn temp_log() -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn temp_log() -> (tempfile::TempDir, PathBuf) {
     let d = tempfile::tempdir().expect("tempdir");
     let p = d.path().join("audit.jsonl");
     (d, p)
@@ -39,21 +39,21 @@ fn temp_log() -> (tempfile::TempDir, PathBuf) {
 const CANARY: &str = "canary-7f3e9a1c";
 
 /// The host-call records of call `call`.
-fn host_calls_of(rs: &[Value], call: &str) -> Vec<Value> {
+pub(crate) fn host_calls_of(rs: &[Value], call: &str) -> Vec<Value> {
     rs.iter()
         .filter(|r| r["call"] == call && r["kind"] == "host-call")
         .cloned()
         .collect()
 }
 
-fn calls(rs: &[Value]) -> Vec<String> {
+pub(crate) fn calls(rs: &[Value]) -> Vec<String> {
     rs.iter()
         .filter(|r| r["kind"] == "start")
         .map(|r| r["call"].as_str().unwrap_or("").to_string())
         .collect()
 }
 
-async fn run_ok(t: &Tool, input: Value) -> Value {
+pub(crate) async fn run_ok(t: &Tool, input: Value) -> Value {
     let out = t
         .run(input.to_string().as_bytes(), &Default::default())
         .await;
@@ -62,14 +62,14 @@ async fn run_ok(t: &Tool, input: Value) -> Value {
 }
 
 /// A tree with a bound directory `data/` holding a file whose content is the canary.
-fn data_dir(dir: &Path) -> PathBuf {
+pub(crate) fn data_dir(dir: &Path) -> PathBuf {
     let data = dir.join("data");
     std::fs::create_dir_all(&data).expect("mkdir");
     std::fs::write(data.join("secret-content.txt"), CANARY).expect("write");
     data
 }
 
-fn storm(rt: &Runtime, data: &Path) -> Tool {
+pub(crate) fn storm(rt: &Runtime, data: &Path) -> Tool {
     let opts = LoadOptions {
         binds: vec![
             format!("/data={}:read", data.display())
@@ -87,7 +87,7 @@ fn storm(rt: &Runtime, data: &Path) -> Tool {
     )
 }
 
-fn audited_runtime_env(log: &Path, opts: AuditOptions) -> Runtime {
+pub(crate) fn audited_runtime_env(log: &Path, opts: AuditOptions) -> Runtime {
     let text = format!("{GENEROUS_POLICY}\n[env]\nvars = [\"LANG\"]\n");
     let policy = wasmgov::policy::Policy::parse(text.as_bytes()).expect("policy");
     Runtime::builder()
@@ -344,7 +344,7 @@ mod sha2_free {
 }
 
 #[tokio::test]
-async fn the_tracing_output_wasmtime_emits_is_what_the_audit_layer_reads() {
+async fn the_tracing_output_wasmtime_emits_is_what_the_audit_capture_reads() {
     // Golden test: wasmtime's bindgen tracing (span name, `function` field, target paths,
     // `"..."` for lists, error Display) is not a stable API. If an upgrade changes it, this
     // fails instead of the log silently losing records.

@@ -3,43 +3,54 @@
 //! wasmtime-wasi, wasmtime-wasi-http and our own `wasmgov:tool/host` bindings are generated
 //! with the `tracing` flag: every import call opens a span named `wit-bindgen import` (target =
 //! the module path of the generated interface, e.g. `…::wasi::filesystem::types`), emits a
-//! `call` event with the arguments and a `return` event with the result. This layer turns each
-//! such span into one `host-call` record.
+//! `call` event with the arguments and a `return` event with the result. Each such span becomes
+//! one `host-call` record.
+//!
+//! How, cheaply: one process-wide [`Router`] subscriber does no span bookkeeping of its own.
+//! While a call's future is polled (inside [`Captured`]) the router is the thread's default
+//! dispatcher and a thread-local names the call's [`CallCapture`]; every span and event goes
+//! straight to that call's state. A call runs one host call at a time, so the open import is
+//! the one an event belongs to. What each callsite is (which interface and function, whether an
+//! event is a `call`, a `return` or a host decision) is worked out once per callsite and
+//! cached; a host call then costs two clock reads, a few uncontended locks and the `Debug` text
+//! of its result (written into a reused buffer). Formatting and hashing happen on the writer
+//! thread.
 //!
 //! What it guards against:
-//! - *silent gaps*: the layer is attached to the call's future with `WithSubscriber`, not as a
-//!   global subscriber, so an embedder's own tracing setup can neither hide nor steal the
-//!   spans. A change of the span name, fields or targets in a wasmtime upgrade is caught by the
-//!   golden test in `tests/all/audit.rs`.
-//! - *leaks into the log*: `bindgen!` already prints lists (byte buffers, env lists, header
-//!   values) as `"..."`. Strings are printed in full, so only arguments that name *where* a call
-//!   goes (paths, host names) are kept; every other string is reduced to its length, and a
-//!   query string is cut from a URL path. Results are never logged, only their outcome.
-//! - *unbounded memory*: records are handed to the writer in batches through a bounded channel;
-//!   when the disk is slower than the tool, the tool waits.
+//! - *silent gaps*: the router is attached to the call's future, not installed as a global
+//!   subscriber, so an embedder's own tracing setup can neither hide nor steal the spans. An
+//!   import still open when the call ends is recorded as `cancelled`. A change of the span
+//!   name, fields or targets in a wasmtime upgrade is caught by the golden test in
+//!   `tests/all/audit.rs`.
+//! - *leaks into the log*: see [`super::summary`]: only locations and sizes are kept.
+//! - *unbounded memory*: host calls are handed to the writer in batches through a bounded
+//!   channel; when the disk is slower than the tool, the tool waits (back-pressure, not loss).
 
-use std::fmt::Write as _;
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
-use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
+use std::sync::{Arc, LazyLock, Mutex, RwLock};
+use std::task::{Context, Poll};
+use std::time::Instant;
 
 use tracing::field::{Field, Visit};
 use tracing::span;
 use tracing::subscriber::Interest;
-use tracing::{Event, Metadata, Subscriber};
-use tracing_subscriber::Layer;
-use tracing_subscriber::layer::Context;
-use tracing_subscriber::registry::LookupSpan;
+use tracing::{Dispatch, Event, Metadata, Subscriber};
 
-use super::record::{Args, Body, Decision, HostCall, Pending};
+use super::record::{CallHead, Decision, HostBatch, HostCallItem, Site};
+use super::summary::{
+    self, ArgValue, DENIALS, MAX_ARG_DEBUG, MAX_RESULT, bounded_debug_into, cap, outcome_of,
+};
 use super::writer::{BATCH, Msg};
 
 /// The span name `bindgen!` gives every traced import (wasmtime 48).
 pub const IMPORT_SPAN: &str = "wit-bindgen import";
-/// The span wasmgov opens around one call; its extensions hold the call's [`CallCapture`].
-pub const CALL_SPAN: &str = "wasmgov.call";
-/// Target of the call span.
-pub const CALL_TARGET: &str = "wasmgov::audit";
 /// Target of the decision events host-api emits inside an import (`decision`, `reason`, …).
 pub const DECISION_TARGET: &str = "wasmgov::net";
 
@@ -51,151 +62,348 @@ pub const BINDING_TARGETS: &[&str] = &[
     "wasmgov_host_api::bindings::",
 ];
 
-/// Longest argument summary kept.
-const MAX_ARG: usize = 256;
-/// Most debug text read of one argument (strings longer than this are summarised as "at least").
-const MAX_ARG_DEBUG: usize = 4096;
-/// Most debug text read of a result: enough to find the first error code.
-const MAX_RESULT: usize = 512;
-
-/// Strings kept verbatim: they say where a call goes, not what it carries.
-const LOCATION_ARGS: &[&str] = &[
-    "path",
-    "old_path",
-    "new_path",
-    "name",
-    "authority",
-    "scheme",
-    "method",
-    "path_with_query",
-];
-
-/// Error codes that mean the grant refused the call.
-const DENIALS: &[&str] = &[
-    "not-permitted",
-    "access",
-    "access-denied",
-    "read-only",
-    "http-request-denied",
-];
-
-/// Map a binding's module path to its interface: `…::wasi::filesystem::types` →
-/// `wasi:filesystem/types`; `…::wasi::cli::terminal_stdout` → `wasi:cli/terminal-stdout`.
-pub fn interface_of_target(target: &str) -> Option<String> {
-    let mut it = target.rsplit("::");
-    let iface = it.next()?;
-    let pkg = it.next()?;
-    let ns = it.next()?;
-    Some(format!(
-        "{}:{}/{}",
-        ns.replace('_', "-"),
-        pkg.replace('_', "-"),
-        iface.replace('_', "-")
-    ))
-}
-
 fn is_binding(target: &str) -> bool {
     BINDING_TARGETS.iter().any(|p| target.starts_with(p))
 }
 
 fn wanted(meta: &Metadata<'_>) -> bool {
     if meta.is_span() {
-        (meta.name() == IMPORT_SPAN && is_binding(meta.target()))
-            || (meta.name() == CALL_SPAN && meta.target() == CALL_TARGET)
+        meta.name() == IMPORT_SPAN && is_binding(meta.target())
     } else {
         meta.target() == DECISION_TARGET || is_binding(meta.target())
     }
 }
 
-/// What one call collects; lives in the call span's extensions and in the runtime's hands.
+/// What a callsite is; fixed per callsite, so worked out once.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// An import span.
+    Import(&'static Site),
+    /// The `call` event of an import; `args` when it carries arguments worth reading.
+    Call { args: bool },
+    /// The `return` event of an import.
+    Return,
+    /// A host-api decision event.
+    Decision,
+    /// Anything else (wasmtime-wasi's own diagnostics).
+    Other,
+}
+
+/// Hashes a callsite's address.
+#[derive(Default)]
+struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        let h = (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = h ^ (h >> 29);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Every callsite seen, by the address of its static metadata. Grows once per callsite in the
+/// binary (a few hundred at most); each import's [`Site`] is leaked once and lives as long as
+/// its callsite, which is the whole process.
+static CALLSITES: LazyLock<RwLock<HashMap<usize, Kind, BuildHasherDefault<AddrHasher>>>> =
+    LazyLock::new(Default::default);
+
+fn key(meta: &'static Metadata<'static>) -> usize {
+    std::ptr::from_ref(meta) as usize
+}
+
+/// Slots of each thread's cache of recently seen callsites (a tool's loop of host calls
+/// touches a handful: the import span, its `call` and `return` events).
+const NEAR: usize = 16;
+
+thread_local! {
+    static NEAR_CALLSITES: [std::cell::Cell<(usize, Option<Kind>)>; NEAR] =
+        const { [const { std::cell::Cell::new((0, None)) }; NEAR] };
+}
+
+fn slot(key: usize) -> usize {
+    (key >> 4) % NEAR
+}
+
+fn cached(meta: &'static Metadata<'static>) -> Option<Kind> {
+    let k = key(meta);
+    let near = NEAR_CALLSITES.try_with(|c| {
+        let (at, kind) = c[slot(k)].get();
+        if at == k { kind } else { None }
+    });
+    if let Ok(Some(kind)) = near {
+        return Some(kind);
+    }
+    let kind = CALLSITES.read().ok().and_then(|m| m.get(&k).copied())?;
+    let _ = NEAR_CALLSITES.try_with(|c| c[slot(k)].set((k, Some(kind))));
+    Some(kind)
+}
+
+fn remember(meta: &'static Metadata<'static>, kind: Kind) -> Kind {
+    if let Ok(mut m) = CALLSITES.write() {
+        return *m.entry(key(meta)).or_insert(kind);
+    }
+    kind
+}
+
+fn span_kind(attrs: &span::Attributes<'_>) -> Kind {
+    let meta = attrs.metadata();
+    if let Some(k) = cached(meta) {
+        return k;
+    }
+    if meta.name() != IMPORT_SPAN {
+        return remember(meta, Kind::Other);
+    }
+    let mut f = FunctionField(None);
+    attrs.record(&mut f);
+    let iface =
+        summary::interface_of_target(meta.target()).unwrap_or_else(|| meta.target().to_string());
+    let site: &'static Site = Box::leak(Box::new(Site::new(iface, f.0.unwrap_or_default())));
+    remember(meta, Kind::Import(site))
+}
+
+fn event_kind(event: &Event<'_>) -> Kind {
+    let meta = event.metadata();
+    if let Some(k) = cached(meta) {
+        return k;
+    }
+    let kind = if meta.target() == DECISION_TARGET {
+        Kind::Decision
+    } else if meta.target().contains("::bindings::") {
+        // The message is a literal per callsite: `call` or `return`.
+        let mut m = MessageField(None);
+        event.record(&mut m);
+        match m.0.as_deref() {
+            Some("call") => Kind::Call {
+                args: meta
+                    .fields()
+                    .iter()
+                    .any(|f| f.name() != "self_" && f.name() != "message")
+                    || meta
+                        .fields()
+                        .iter()
+                        .filter(|f| f.name() == "message")
+                        .count()
+                        > 1,
+            },
+            Some("return") => Kind::Return,
+            _ => Kind::Other,
+        }
+    } else {
+        Kind::Other
+    };
+    remember(meta, kind)
+}
+
+/// Span id of a span opened outside any audited call (never a host call of a tool).
+const OUTSIDE: u64 = u64::MAX;
+
+/// Numbers calls, so span ids of different calls never collide.
+static CALLS: AtomicU64 = AtomicU64::new(1);
+
+/// What one call collects.
 pub(crate) struct CallCapture {
     pub(crate) call: Arc<str>,
     pub(crate) tool: Arc<str>,
-    buf: Mutex<Vec<Pending>>,
+    head: Arc<CallHead>,
+    /// This call's number in the high half of its span ids.
+    ids: u64,
+    state: Mutex<State>,
     tx: SyncSender<Msg>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Imports begun and not yet closed (one, but for an import a call is cancelled in).
+    open: Vec<Open>,
+    /// Host calls not yet handed to the writer.
+    done: Vec<HostCallItem>,
+    next: u32,
+    /// Reused for the `Debug` text of arguments and results.
+    scratch: String,
+}
+
+/// An import in progress.
+struct Open {
+    id: u64,
+    refs: usize,
+    site: &'static Site,
+    at: Instant,
+    args: Vec<(&'static str, ArgValue)>,
+    outcome: Option<Cow<'static, str>>,
+    decision: Option<Decision>,
+    reason: Option<String>,
+}
+
+impl Open {
+    /// The record of this import; without a `return` event it never returned (its future was
+    /// dropped when the call was cancelled or timed out).
+    fn finish(self) -> HostCallItem {
+        let outcome = self.outcome.unwrap_or(Cow::Borrowed("cancelled"));
+        let decision = self.decision.unwrap_or_else(|| {
+            if DENIALS.contains(&&*outcome) {
+                Decision::Deny
+            } else {
+                Decision::Allow
+            }
+        });
+        HostCallItem {
+            site: self.site,
+            at: self.at,
+            us: u64::try_from(self.at.elapsed().as_micros()).unwrap_or(u64::MAX),
+            args: self.args,
+            decision,
+            outcome,
+            reason: self.reason,
+        }
+    }
 }
 
 impl CallCapture {
     pub(crate) fn new(call: Arc<str>, tool: Arc<str>, tx: SyncSender<Msg>) -> Self {
         Self {
+            head: Arc::new(CallHead::new(&call, &tool)),
             call,
             tool,
-            buf: Mutex::new(Vec::with_capacity(BATCH)),
+            ids: CALLS.fetch_add(1, Ordering::Relaxed) << 32,
+            state: Mutex::new(State {
+                done: Vec::with_capacity(BATCH),
+                ..State::default()
+            }),
             tx,
         }
     }
 
-    fn push(&self, p: Pending) {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind; keep recording.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn open(&self, site: &'static Site) -> u64 {
+        let at = Instant::now();
+        let mut st = self.state();
+        st.next = st.next.wrapping_add(1);
+        let id = self.ids | u64::from(st.next);
+        st.open.push(Open {
+            id,
+            refs: 1,
+            site,
+            at,
+            args: Vec::new(),
+            outcome: None,
+            decision: None,
+            reason: None,
+        });
+        id
+    }
+
+    fn retain(&self, id: u64) {
+        if let Some(o) = self.state().open.iter_mut().find(|o| o.id == id) {
+            o.refs += 1;
+        }
+    }
+
+    /// Drop one reference to the import `id`; at the last, record it. Whether it closed.
+    fn release(&self, id: u64) -> bool {
         let full = {
-            let Ok(mut buf) = self.buf.lock() else {
-                return;
+            let mut st = self.state();
+            let Some(i) = st.open.iter().rposition(|o| o.id == id) else {
+                return false;
             };
-            buf.push(p);
-            if buf.len() < BATCH {
-                return;
+            st.open[i].refs -= 1;
+            if st.open[i].refs > 0 {
+                return false;
             }
-            std::mem::replace(&mut *buf, Vec::with_capacity(BATCH))
+            let item = st.open.remove(i).finish();
+            st.done.push(item);
+            if st.done.len() < BATCH {
+                return true;
+            }
+            std::mem::replace(&mut st.done, Vec::with_capacity(BATCH))
         };
         // Blocks while the writer is behind: back-pressure, never loss. A send fails only when
         // the writer is gone, and then the sink is marked failed by the runtime.
-        let _ = self.tx.send(Msg::Records(full));
+        let _ = self.tx.send(Msg::HostCalls(HostBatch {
+            head: self.head.clone(),
+            items: full,
+        }));
+        true
     }
 
-    /// Everything not yet handed to the writer.
-    pub(crate) fn take(&self) -> Vec<Pending> {
-        self.buf
-            .lock()
-            .map(|mut b| std::mem::take(&mut *b))
-            .unwrap_or_default()
-    }
-}
-
-/// The per-import state kept in the import span's extensions.
-struct Open {
-    iface: Arc<str>,
-    func: Arc<str>,
-    ts: SystemTime,
-    t0: Instant,
-    args: Args,
-    outcome: Option<String>,
-    decision: Option<Decision>,
-    reason: Option<String>,
-}
-
-/// An import callsite's (interface, function).
-type Names = (Arc<str>, Arc<str>);
-
-/// The layer. One per [`super::Audit`]; its only state is a cache of each import callsite's
-/// interface and function names (fixed per callsite), so a host call allocates no names.
-#[derive(Default)]
-pub(crate) struct AuditLayer {
-    names: std::sync::RwLock<std::collections::HashMap<usize, Names>>,
-}
-
-impl AuditLayer {
-    fn names(&self, attrs: &span::Attributes<'_>) -> (Arc<str>, Arc<str>) {
-        let meta = attrs.metadata();
-        let key = std::ptr::from_ref(meta) as usize;
-        if let Some(n) = self.names.read().ok().and_then(|m| m.get(&key).cloned()) {
-            return n;
+    fn event(&self, kind: Kind, event: &Event<'_>) {
+        let mut st = self.state();
+        let State { open, scratch, .. } = &mut *st;
+        let Some(open) = open.last_mut() else { return };
+        match kind {
+            Kind::Call { args: true } => event.record(&mut ArgFields {
+                args: &mut open.args,
+                scratch,
+            }),
+            Kind::Return => {
+                let mut r = ResultField {
+                    outcome: None,
+                    scratch,
+                };
+                event.record(&mut r);
+                open.outcome = Some(r.outcome.unwrap_or(Cow::Borrowed("ok")));
+            }
+            Kind::Decision => {
+                let mut d = DecisionFields::default();
+                event.record(&mut d);
+                if let Some(dec) = d.decision {
+                    open.decision = Some(dec);
+                }
+                if d.reason.is_some() {
+                    open.reason = d.reason;
+                }
+                if let Some(dest) = d.dest {
+                    open.args.push(("dest", ArgValue::Text(dest)));
+                }
+            }
+            Kind::Call { args: false } | Kind::Import(_) | Kind::Other => {}
         }
-        let mut f = FunctionField(None);
-        attrs.record(&mut f);
-        let iface: Arc<str> = interface_of_target(meta.target())
-            .unwrap_or_else(|| meta.target().to_string())
-            .into();
-        let n = (iface, Arc::from(f.0.unwrap_or_default()));
-        if let Ok(mut m) = self.names.write() {
-            m.insert(key, n.clone());
+    }
+
+    /// Everything not yet handed to the writer; an import still open is recorded as
+    /// `cancelled`.
+    pub(crate) fn take(&self) -> HostBatch {
+        let mut st = self.state();
+        let open = std::mem::take(&mut st.open);
+        let mut items = std::mem::take(&mut st.done);
+        items.extend(open.into_iter().map(Open::finish));
+        HostBatch {
+            head: self.head.clone(),
+            items,
         }
-        n
     }
 }
 
-impl<S> Layer<S> for AuditLayer
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
+thread_local! {
+    /// The call whose future this thread is polling.
+    static CURRENT: RefCell<Option<Arc<CallCapture>>> = const { RefCell::new(None) };
+}
+
+fn with_current<R>(f: impl FnOnce(&CallCapture) -> R) -> Option<R> {
+    CURRENT
+        .try_with(|c| c.borrow().as_deref().map(f))
+        .ok()
+        .flatten()
+}
+
+/// The subscriber every audited call's future runs under. Stateless: the state is the call's.
+struct Router;
+
+static DISPATCH: LazyLock<Dispatch> = LazyLock::new(|| Dispatch::new(Router));
+
+impl Subscriber for Router {
     fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
         if wanted(meta) {
             Interest::always()
@@ -204,100 +412,109 @@ where
         }
     }
 
-    fn enabled(&self, meta: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
+    fn enabled(&self, meta: &Metadata<'_>) -> bool {
         wanted(meta)
     }
 
-    fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
-        let meta = attrs.metadata();
-        if meta.name() != IMPORT_SPAN {
-            return;
-        }
-        let Some(span) = ctx.span(id) else { return };
-        let (iface, func) = self.names(attrs);
-        span.extensions_mut().insert(Open {
-            iface,
-            func,
-            ts: SystemTime::now(),
-            t0: Instant::now(),
-            args: Args::default(),
-            outcome: None,
-            decision: None,
-            reason: None,
-        });
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::TRACE)
     }
 
-    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let Some(span) = ctx.event_span(event) else {
-            return;
+    fn new_span(&self, attrs: &span::Attributes<'_>) -> span::Id {
+        let id = match span_kind(attrs) {
+            Kind::Import(site) => with_current(|c| c.open(site)).unwrap_or(OUTSIDE),
+            _ => OUTSIDE,
         };
-        let meta = event.metadata();
-        let mut ext = span.extensions_mut();
-        let Some(open) = ext.get_mut::<Open>() else {
-            return;
-        };
-        if meta.target() == DECISION_TARGET {
-            let mut d = DecisionFields::default();
-            event.record(&mut d);
-            if let Some(dec) = d.decision {
-                open.decision = Some(dec);
-            }
-            if d.reason.is_some() {
-                open.reason = d.reason;
-            }
-            if let Some(dest) = d.dest {
-                open.args.0.push(("dest", dest));
-            }
-            return;
-        }
-        if meta.fields().field("result").is_some() {
-            let mut r = ResultField(None);
-            event.record(&mut r);
-            open.outcome = Some(r.0.unwrap_or_else(|| "ok".into()));
-        } else {
-            let mut a = ArgFields::default();
-            event.record(&mut a);
-            if a.is_call {
-                open.args.0.extend(a.args);
-            }
+        span::Id::from_u64(id)
+    }
+
+    fn record(&self, _span: &span::Id, _values: &span::Record<'_>) {}
+
+    fn record_follows_from(&self, _span: &span::Id, _follows: &span::Id) {}
+
+    fn event(&self, event: &Event<'_>) {
+        let kind = event_kind(event);
+        if !matches!(kind, Kind::Other | Kind::Call { args: false }) {
+            with_current(|c| c.event(kind, event));
         }
     }
 
-    fn on_close(&self, id: span::Id, ctx: Context<'_, S>) {
-        let Some(span) = ctx.span(&id) else { return };
-        let Some(open) = span.extensions_mut().remove::<Open>() else {
-            return;
-        };
-        let Some(capture) = span
-            .scope()
-            .skip(1)
-            .find_map(|s| s.extensions().get::<Arc<CallCapture>>().cloned())
-        else {
-            return;
-        };
-        let outcome = open.outcome.unwrap_or_else(|| "cancelled".into());
-        let decision = open.decision.unwrap_or_else(|| {
-            if DENIALS.contains(&outcome.as_str()) {
-                Decision::Deny
-            } else {
-                Decision::Allow
-            }
-        });
-        let us = u64::try_from(open.t0.elapsed().as_micros()).unwrap_or(u64::MAX);
-        capture.push(Pending {
-            ts: open.ts,
-            call: capture.call.clone(),
-            tool: capture.tool.clone(),
-            body: Body::HostCall(Box::new(HostCall {
-                iface: open.iface,
-                func: open.func,
-                args: open.args,
-                decision,
-                outcome,
-                reason: open.reason,
-                us,
-            })),
-        });
+    fn enter(&self, _span: &span::Id) {}
+
+    fn exit(&self, _span: &span::Id) {}
+
+    fn clone_span(&self, id: &span::Id) -> span::Id {
+        if id.into_u64() != OUTSIDE {
+            with_current(|c| c.retain(id.into_u64()));
+        }
+        id.clone()
+    }
+
+    fn try_close(&self, id: span::Id) -> bool {
+        id.into_u64() != OUTSIDE && with_current(|c| c.release(id.into_u64())).unwrap_or(false)
+    }
+}
+
+/// A call's future with its host calls captured: every poll (and the drop, which may end an
+/// import) runs with the router as dispatcher and the call as the thread's current call.
+pub(crate) struct Captured<F> {
+    inner: Option<Pin<Box<F>>>,
+    capture: Arc<CallCapture>,
+}
+
+impl<F> Captured<F> {
+    pub(crate) fn new(inner: F, capture: Arc<CallCapture>) -> Self {
+        Self {
+            inner: Some(Box::pin(inner)),
+            capture,
+        }
+    }
+}
+
+/// The current call and dispatcher of this thread while it works for one call.
+struct Scope {
+    prev: Option<Arc<CallCapture>>,
+    _dispatch: tracing::dispatcher::DefaultGuard,
+}
+
+impl Scope {
+    fn enter(capture: &Arc<CallCapture>) -> Self {
+        let dispatch = tracing::dispatcher::set_default(&DISPATCH);
+        let prev = CURRENT
+            .try_with(|c| c.replace(Some(capture.clone())))
+            .ok()
+            .flatten();
+        Self {
+            prev,
+            _dispatch: dispatch,
+        }
+    }
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        let prev = self.prev.take();
+        let _ = CURRENT.try_with(|c| c.replace(prev));
+    }
+}
+
+impl<F: Future> Future for Captured<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        let _scope = Scope::enter(&this.capture);
+        match this.inner.as_mut() {
+            Some(f) => f.as_mut().poll(cx),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl<F> Drop for Captured<F> {
+    fn drop(&mut self) {
+        let _scope = Scope::enter(&self.capture);
+        self.inner.take();
     }
 }
 
@@ -319,189 +536,57 @@ impl Visit for FunctionField {
     }
 }
 
-/// Summarises the arguments of a `call` event. Other events inside an import (wasmtime-wasi's
-/// own debug messages) are not arguments and are ignored.
-#[derive(Default)]
-struct ArgFields {
-    args: Vec<(&'static str, String)>,
-    is_call: bool,
+/// Reads an event's own message (unquoted, unlike an argument named `message`).
+struct MessageField(Option<String>);
+
+impl Visit for MessageField {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let s = format!("{value:?}");
+            if !s.starts_with('"') {
+                self.0 = Some(s);
+            }
+        }
+    }
 }
 
-impl Visit for ArgFields {
+/// Summarises the arguments of a `call` event.
+struct ArgFields<'a> {
+    args: &'a mut Vec<(&'static str, ArgValue)>,
+    scratch: &'a mut String,
+}
+
+impl Visit for ArgFields<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         let name = field.name();
         if name == "self_" {
             return;
         }
-        let s = bounded_debug(value, MAX_ARG_DEBUG);
+        bounded_debug_into(self.scratch, value, MAX_ARG_DEBUG);
         // The event's own message is a field named `message` too, unquoted; an argument named
         // `message` (a string) is quoted.
-        if name == "message" && !s.starts_with('"') {
-            self.is_call = s == "call";
+        if name == "message" && !self.scratch.starts_with('"') {
             return;
         }
-        if let Some(v) = summarize(name, &s) {
+        if let Some(v) = summary::summarize(name, self.scratch) {
             self.args.push((name, v));
         }
     }
 }
 
-/// `format!("{value:?}")`, but stopping after `limit` bytes or the first newline: a host error's
-/// debug text may carry a backtrace that is slow to resolve and says nothing the log needs.
-pub fn bounded_debug(value: &dyn std::fmt::Debug, limit: usize) -> String {
-    struct Bounded {
-        s: String,
-        limit: usize,
-    }
-    impl std::fmt::Write for Bounded {
-        fn write_str(&mut self, part: &str) -> std::fmt::Result {
-            let room = self.limit.saturating_sub(self.s.len());
-            let stop = part.find('\n').unwrap_or(part.len());
-            let mut take = stop.min(room);
-            while !part.is_char_boundary(take) {
-                take -= 1;
-            }
-            self.s.push_str(&part[..take]);
-            if take < part.len() {
-                return Err(std::fmt::Error);
-            }
-            Ok(())
-        }
-    }
-    let mut b = Bounded {
-        s: String::new(),
-        limit,
-    };
-    let _ = write!(b, "{value:?}");
-    b.s
-}
-
-/// The summary of one argument, or `None` when it says nothing worth logging.
-pub fn summarize(name: &str, debug: &str) -> Option<String> {
-    // Lists were elided by bindgen; resource handles mean nothing outside the call.
-    let inner = debug.strip_prefix("Some(").unwrap_or(debug);
-    if debug == "\"...\"" || inner.starts_with("Resource") {
-        return None;
-    }
-    if let Some(quoted) = inner.strip_prefix('"') {
-        // A string; without its closing quote it was longer than we read.
-        let (text, whole) = match quoted.strip_suffix("\")").or(quoted.strip_suffix('"')) {
-            Some(t) => (t, true),
-            None => (quoted, false),
-        };
-        if !LOCATION_ARGS.contains(&name) {
-            let more = if whole { "" } else { "more than " };
-            return Some(format!("<{more}{} bytes>", unescaped_len(text)));
-        }
-        let text = if name == "path_with_query" {
-            match text.split_once('?') {
-                Some((p, _)) => format!("{p}?<query>"),
-                None => text.to_string(),
-            }
-        } else {
-            text.to_string()
-        };
-        return Some(if whole {
-            cap(&text)
-        } else {
-            format!("{}…", cap(&text))
-        });
-    }
-    Some(cap(debug))
-}
-
-/// Length of a Rust-debug-escaped string's content, near enough for a size summary.
-fn unescaped_len(text: &str) -> usize {
-    let mut n = 0;
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('u') => {
-                    for c in chars.by_ref() {
-                        if c == '}' {
-                            break;
-                        }
-                    }
-                    n += 1;
-                }
-                _ => n += 1,
-            }
-        } else {
-            n += c.len_utf8();
-        }
-    }
-    n
-}
-
-fn cap(s: &str) -> String {
-    if s.len() <= MAX_ARG {
-        return s.to_string();
-    }
-    let mut cut = MAX_ARG;
-    while !s.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}…", &s[..cut])
-}
-
 /// Reads the `result` field of a `return` event and reduces it to an outcome.
-struct ResultField(Option<String>);
+struct ResultField<'a> {
+    outcome: Option<Cow<'static, str>>,
+    scratch: &'a mut String,
+}
 
-impl Visit for ResultField {
+impl Visit for ResultField<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         if field.name() == "result" {
-            self.0 = Some(outcome_of(&bounded_debug(value, MAX_RESULT)));
+            bounded_debug_into(self.scratch, value, MAX_RESULT);
+            self.outcome = Some(outcome_of(self.scratch));
         }
     }
-}
-
-/// `ok`, `elided` (the result holds data), or the name of the first error in the debug text of
-/// a result: `Ok(Err(NotPermitted))` → `not-permitted`, and wasmtime-wasi's trappable errors
-/// `Err(not-permitted (error 31))` → `not-permitted`. A host failure that is not an error code
-/// (it traps the tool) is `trap`.
-pub fn outcome_of(debug: &str) -> String {
-    if debug == "\"...\"" {
-        return "elided".into();
-    }
-    let Some(at) = debug.find("Err(") else {
-        return "ok".into();
-    };
-    let rest = &debug[at + 4..];
-    // wasmtime-wasi's `TrappableError` prints the code's Display: `not-permitted (error 31)`.
-    let kebab_code: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
-        .collect();
-    if !kebab_code.is_empty() && rest[kebab_code.len()..].starts_with(" (error ") {
-        return kebab_code;
-    }
-    let ident: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
-        .collect();
-    let last = ident.rsplit("::").next().unwrap_or("");
-    let after = &rest[ident.len()..];
-    // `Err(ErrorCode::Foo)`, `Err(Foo)`, `Err(Foo(..))` name a code.
-    let is_code = last.starts_with(|c: char| c.is_ascii_uppercase())
-        && (after.starts_with(')') || after.starts_with('('))
-        && last != "Error";
-    if is_code { kebab(last) } else { "trap".into() }
-}
-
-fn kebab(camel: &str) -> String {
-    let mut s = String::with_capacity(camel.len() + 4);
-    for (i, c) in camel.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                s.push('-');
-            }
-            s.push(c.to_ascii_lowercase());
-        } else {
-            s.push(c);
-        }
-    }
-    s
 }
 
 /// Reads host-api's decision events.
@@ -533,79 +618,15 @@ impl DecisionFields {
                     _ => None,
                 }
             }
-            "reason" => self.reason = Some(cap(value)),
-            "dest" => self.dest = Some(cap(value)),
+            "reason" => self.reason = Some(cap(value).into_owned()),
+            "dest" => self.dest = Some(cap(value).into_owned()),
             "uri" => {
                 let v = value
                     .split_once('?')
                     .map_or(value.to_string(), |(p, _)| format!("{p}?<query>"));
-                self.dest = Some(cap(&v));
+                self.dest = Some(cap(&v).into_owned());
             }
             _ => {}
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn targets_map_to_full_interface_names() {
-        assert_eq!(
-            interface_of_target("wasmtime_wasi::p2::bindings::async_io::wasi::filesystem::types")
-                .as_deref(),
-            Some("wasi:filesystem/types")
-        );
-        assert_eq!(
-            interface_of_target("wasmtime_wasi::p2::bindings::sync::wasi::cli::terminal_stdout")
-                .as_deref(),
-            Some("wasi:cli/terminal-stdout")
-        );
-        assert_eq!(
-            interface_of_target("wasmgov_host_api::bindings::wasmgov::tool::host").as_deref(),
-            Some("wasmgov:tool/host")
-        );
-    }
-
-    #[test]
-    fn outcomes_name_the_error_code() {
-        assert_eq!(outcome_of("Ok(())"), "ok");
-        assert_eq!(outcome_of("\"...\""), "elided");
-        assert_eq!(outcome_of("Err(NotPermitted)"), "not-permitted");
-        assert_eq!(
-            outcome_of("Ok(Err(ErrorCode::AccessDenied))"),
-            "access-denied"
-        );
-        assert_eq!(
-            outcome_of("Some(Ok(Err(HttpRequestDenied)))"),
-            "http-request-denied"
-        );
-        assert_eq!(
-            outcome_of("Err(ConnectionRefused(Some(3)))"),
-            "connection-refused"
-        );
-        assert_eq!(outcome_of("Err(host failed for some reason)"), "trap");
-        assert_eq!(outcome_of("Err(not-permitted (error 31)"), "not-permitted");
-        assert_eq!(outcome_of("Ok(Err(Closed))"), "closed");
-    }
-
-    #[test]
-    fn only_location_strings_are_kept() {
-        assert_eq!(summarize("path", "\"a/b.txt\"").as_deref(), Some("a/b.txt"));
-        assert_eq!(
-            summarize("message", "\"sk-live-secret\"").as_deref(),
-            Some("<14 bytes>")
-        );
-        assert_eq!(
-            summarize("path_with_query", "Some(\"/v1?token=abc\")").as_deref(),
-            Some("/v1?<query>")
-        );
-        assert_eq!(summarize("contents", "\"...\""), None);
-        assert_eq!(summarize("len", "4096").as_deref(), Some("4096"));
-        assert_eq!(
-            summarize("value", "\"sk-live-0123456789").as_deref(),
-            Some("<more than 18 bytes>")
-        );
     }
 }

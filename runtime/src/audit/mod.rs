@@ -20,6 +20,7 @@ pub mod capture;
 pub mod checkpoint;
 pub mod record;
 pub mod show;
+pub mod summary;
 pub mod verify;
 mod writer;
 
@@ -27,11 +28,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::SyncSender;
 use std::time::{Instant, SystemTime};
-
-use tracing::Dispatch;
-use tracing::instrument::{Instrument, WithSubscriber};
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::registry::{LookupSpan, Registry};
 
 use crate::component::{ComponentInfo, WorldKind};
 use crate::error::Error;
@@ -42,10 +38,10 @@ use crate::package::Verified;
 use crate::policy::Policy;
 
 pub use checkpoint::{CheckpointKey, CheckpointVerifier, KeyError};
-pub use record::{Body, Decision, HostCall, LoadInfo};
+pub use record::{Body, Decision, LoadInfo};
 pub use writer::Health;
 
-use capture::{AuditLayer, CallCapture};
+use capture::{CallCapture, Captured};
 use record::Pending;
 use writer::{Ack, Msg, Writer};
 
@@ -125,7 +121,6 @@ pub struct Audit {
 struct Inner {
     tx: Option<SyncSender<Msg>>,
     health: Arc<Health>,
-    dispatch: Dispatch,
     path: PathBuf,
     fsync: bool,
     checkpoints: bool,
@@ -170,14 +165,12 @@ impl Audit {
         let path = path.as_ref();
         let health = Arc::new(Health::default());
         let checkpoints = options.checkpoint_key.is_some();
-        let w = Writer::open(path, options.checkpoint_key, health.clone())?;
+        let w = Writer::open(path, options.checkpoint_key, options.fsync, health.clone())?;
         let (tx, thread) = writer::spawn(w)?;
-        let dispatch = Dispatch::new(Registry::default().with(AuditLayer::default()));
         Ok(Self {
             inner: Arc::new(Inner {
                 tx: Some(tx),
                 health,
-                dispatch,
                 path: path.to_owned(),
                 fsync: options.fsync,
                 checkpoints,
@@ -273,25 +266,14 @@ impl Audit {
             None => record::new_call_id(),
         };
         let tool = start.tool;
-        let capture = Arc::new(CallCapture::new(call.clone(), tool.clone(), tx));
-        let span = tracing::dispatcher::with_default(
-            &self.inner.dispatch,
-            || tracing::span!(target: "wasmgov::audit", tracing::Level::TRACE, "wasmgov.call"),
-        );
-        let registry = self.inner.dispatch.downcast_ref::<Registry>();
-        let attached = match (span.id(), registry) {
-            (Some(id), Some(reg)) => reg.span(&id).map(|s| {
-                s.extensions_mut().insert(capture.clone());
-            }),
-            _ => None,
-        };
-        if attached.is_none() {
+        if tracing::level_filters::STATIC_MAX_LEVEL < tracing::level_filters::LevelFilter::TRACE {
             return Err(AuditError::Write(
-                "the audit span is disabled (a `max_level_*` feature of the tracing crate?); \
-                 refusing to run unaudited"
+                "TRACE events are compiled out (a `max_level_*` feature of the tracing crate), \
+                 so host calls cannot be seen; refusing to run unaudited"
                     .into(),
             ));
         }
+        let capture = Arc::new(CallCapture::new(call.clone(), tool.clone(), tx));
         let (action, input) = match start.action {
             Action::Call(i) => ("call", i),
             Action::Describe => ("describe", &[][..]),
@@ -313,7 +295,6 @@ impl Audit {
         Ok(CallAudit {
             audit: self.clone(),
             capture,
-            span: Some(span),
             started: Instant::now(),
             finished: false,
         })
@@ -367,7 +348,6 @@ pub(crate) fn load_info(
 pub(crate) struct CallAudit {
     audit: Audit,
     capture: Arc<CallCapture>,
-    span: Option<tracing::Span>,
     started: Instant,
     finished: bool,
 }
@@ -383,8 +363,7 @@ impl CallAudit {
         &self,
         f: F,
     ) -> impl std::future::Future<Output = F::Output> {
-        f.instrument(self.span.clone().unwrap_or_else(tracing::Span::none))
-            .with_subscriber(self.audit.inner.dispatch.clone())
+        Captured::new(f, self.capture.clone())
     }
 
     /// Write the rest of the call's records, its `limit` and `end` records and a checkpoint,
@@ -397,8 +376,12 @@ impl CallAudit {
             .inner
             .checkpoints
             .then(|| (self.capture.call.clone(), self.capture.tool.clone()));
-        let records = self.closing(outcome);
-        let r = match self.audit.send(Msg::Records(records)) {
+        let (host_calls, records) = self.closing(outcome);
+        let r = match self
+            .audit
+            .send(Msg::HostCalls(host_calls))
+            .and_then(|()| self.audit.send(Msg::Records(records)))
+        {
             Ok(()) => self.audit.flush(checkpoint, self.audit.inner.fsync).await,
             Err(e) => Err(e),
         };
@@ -416,11 +399,11 @@ impl CallAudit {
         }
     }
 
-    /// The records not yet sent, then the call's `limit` (if one stopped it) and `end`.
-    fn closing(&mut self, outcome: &CallOutcome) -> Vec<Pending> {
-        // Closing the call span first: every host call of the call has been recorded by now.
-        self.span.take();
-        let mut records = self.capture.take();
+    /// The host calls not yet sent, then the call's `limit` (if one stopped it) and `end`.
+    fn closing(&mut self, outcome: &CallOutcome) -> (record::HostBatch, Vec<Pending>) {
+        // The call's future is gone: every host call of the call has been recorded by now.
+        let host_calls = self.capture.take();
+        let mut records = Vec::with_capacity(2);
         let at = |body| Pending {
             ts: SystemTime::now(),
             call: self.capture.call.clone(),
@@ -448,7 +431,7 @@ impl CallAudit {
             output: s.output,
             us: u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX),
         }));
-        records
+        (host_calls, records)
     }
 }
 
@@ -460,7 +443,8 @@ impl Drop for CallAudit {
             return;
         }
         let outcome = CallOutcome::failed(Error::Cancelled);
-        let records = self.closing(&outcome);
+        let (host_calls, records) = self.closing(&outcome);
+        let _ = self.audit.send(Msg::HostCalls(host_calls));
         let _ = self.audit.send(Msg::Records(records));
     }
 }

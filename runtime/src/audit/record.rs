@@ -6,11 +6,14 @@
 //! verifier hashes the bytes it reads. Every record names the previous record's hash in `prev`,
 //! so editing, removing or reordering a line breaks the chain at that line.
 
+use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+
+use super::summary::ArgValue;
 
 /// Schema version written in every record's `v`.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -44,8 +47,6 @@ pub enum Body {
         /// The limits of this call.
         limits: crate::limits::Limits,
     },
-    /// One host call.
-    HostCall(Box<HostCall>),
     /// A limit stopped the call.
     Limit {
         /// `fuel`, `memory`, `timeout`, `stack`, `output` or `host-calls`.
@@ -110,54 +111,8 @@ pub struct LoadInfo {
     pub grant: serde_json::Value,
 }
 
-/// One host call as the audit log shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct HostCall {
-    /// Full interface name, e.g. `wasi:filesystem/types`.
-    #[serde(serialize_with = "arc_str")]
-    pub iface: Arc<str>,
-    /// WIT function name, e.g. `[method]descriptor.open-at`.
-    #[serde(serialize_with = "arc_str")]
-    pub func: Arc<str>,
-    /// Short argument summary: paths, hosts, sizes. Other strings are reduced to their size.
-    #[serde(skip_serializing_if = "Args::is_empty")]
-    pub args: Args,
-    /// `allow` or `deny`.
-    pub decision: Decision,
-    /// `ok`, an error code such as `not-permitted`, `trap`, or `elided` when the result holds
-    /// data the log must not see.
-    pub outcome: String,
-    /// Why the host denied it, when the host said so.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// Duration in microseconds.
-    pub us: u64,
-}
-
 fn arc_str<S: serde::Serializer>(v: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(v)
-}
-
-/// A small ordered map of argument name → summary.
-#[derive(Debug, Clone, Default)]
-pub struct Args(pub Vec<(&'static str, String)>);
-
-impl Args {
-    /// Whether there is nothing to show.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl Serialize for Args {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in &self.0 {
-            m.serialize_entry(k, v)?;
-        }
-        m.end()
-    }
 }
 
 /// Whether the host let a call do what it asked.
@@ -181,6 +136,193 @@ pub struct Pending {
     pub tool: Arc<str>,
     /// The kind-specific part.
     pub body: Body,
+}
+
+/// The interface and function of one import callsite, and their JSON members ready to append.
+#[derive(Debug)]
+pub struct Site {
+    /// Full interface name, e.g. `wasi:filesystem/types`.
+    pub iface: String,
+    /// WIT function name, e.g. `[method]descriptor.open-at`.
+    pub func: String,
+    /// `,"kind":"host-call","iface":…,"func":…`.
+    json: Box<[u8]>,
+}
+
+impl Site {
+    /// The site of `func` in `iface`.
+    pub fn new(iface: String, func: String) -> Self {
+        let mut json = b",\"kind\":\"host-call\",\"iface\":".to_vec();
+        push_json_str(&mut json, &iface);
+        json.extend_from_slice(b",\"func\":");
+        push_json_str(&mut json, &func);
+        Self {
+            iface,
+            func,
+            json: json.into(),
+        }
+    }
+}
+
+/// Which call a batch of host calls belongs to, and the clock they are timed against.
+#[derive(Debug)]
+pub(crate) struct CallHead {
+    /// `,"call":…,"tool":…`.
+    ids_json: Box<[u8]>,
+    /// Microseconds since the epoch at `inst`.
+    base_us: u64,
+    inst: Instant,
+}
+
+impl CallHead {
+    pub(crate) fn new(call: &str, tool: &str) -> Self {
+        let mut ids = b",\"call\":".to_vec();
+        push_json_str(&mut ids, call);
+        ids.extend_from_slice(b",\"tool\":");
+        push_json_str(&mut ids, tool);
+        let base_us = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        Self {
+            ids_json: ids.into(),
+            base_us,
+            inst: Instant::now(),
+        }
+    }
+
+    /// The call's clock reading `at`, in microseconds since the epoch.
+    fn micros(&self, at: Instant) -> u64 {
+        let since = at.saturating_duration_since(self.inst).as_micros();
+        self.base_us
+            .saturating_add(u64::try_from(since).unwrap_or(u64::MAX))
+    }
+}
+
+/// One host call, as the call path records it: no formatting, no hashing, no allocation for a
+/// call without arguments. The writer turns it into a `host-call` record.
+#[derive(Debug)]
+pub(crate) struct HostCallItem {
+    pub(crate) site: &'static Site,
+    /// When the call began.
+    pub(crate) at: Instant,
+    /// Duration in microseconds.
+    pub(crate) us: u64,
+    /// Short argument summary: paths, hosts, sizes.
+    pub(crate) args: Vec<(&'static str, ArgValue)>,
+    pub(crate) decision: Decision,
+    /// `ok`, an error code such as `not-permitted`, `trap`, `cancelled`, or `elided` when the
+    /// result holds data the log must not see.
+    pub(crate) outcome: Cow<'static, str>,
+    /// Why the host denied it, when the host said so.
+    pub(crate) reason: Option<String>,
+}
+
+/// Host calls of one call, in the order they were made.
+#[derive(Debug)]
+pub(crate) struct HostBatch {
+    pub(crate) head: Arc<CallHead>,
+    pub(crate) items: Vec<HostCallItem>,
+}
+
+/// The `YYYY-MM-DDTHH:MM:SS.` of the last second formatted: host calls come thousands a second.
+#[derive(Debug, Default)]
+pub(crate) struct TsCache {
+    secs: Option<u64>,
+    prefix: Vec<u8>,
+}
+
+impl TsCache {
+    fn push(&mut self, out: &mut Vec<u8>, micros: u64) {
+        let secs = micros / 1_000_000;
+        if self.secs != Some(secs) {
+            self.prefix.clear();
+            let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+            push_ts(&mut self.prefix, t);
+            self.prefix.truncate(self.prefix.len().saturating_sub(8)); // `.uuuuuuZ`
+            self.secs = Some(secs);
+        }
+        out.extend_from_slice(&self.prefix);
+        out.push(b'.');
+        push_digits(out, micros % 1_000_000, 6);
+        out.push(b'Z');
+    }
+}
+
+/// A JSON string literal of `s`.
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    let plain = s
+        .bytes()
+        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f);
+    if plain {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing to a Vec cannot fail; serde_json escapes control characters and quotes.
+        let _ = serde_json::to_writer(&mut *out, s);
+    }
+}
+
+/// Append the `host-call` record of `item` at `seq` after `prev` (with a trailing newline) and
+/// return its hash. The same bytes `write_line` would produce for it, written by hand: this is
+/// the one record kind a tool can make a hundred thousand of.
+pub(crate) fn write_host_call(
+    out: &mut Vec<u8>,
+    ts: &mut TsCache,
+    head: &CallHead,
+    item: &HostCallItem,
+    seq: u64,
+    prev: &Hex64,
+) -> Hex64 {
+    let start = out.len();
+    out.extend_from_slice(b"{\"v\":");
+    push_digits(out, u64::from(SCHEMA_VERSION), 1);
+    out.extend_from_slice(b",\"seq\":");
+    push_digits(out, seq, 1);
+    out.extend_from_slice(b",\"ts\":\"");
+    ts.push(out, head.micros(item.at));
+    out.push(b'"');
+    out.extend_from_slice(&head.ids_json);
+    out.extend_from_slice(&item.site.json);
+    if !item.args.is_empty() {
+        out.extend_from_slice(b",\"args\":{");
+        for (i, (k, v)) in item.args.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_json_str(out, k);
+            out.push(b':');
+            match v {
+                ArgValue::Text(t) => push_json_str(out, t),
+                ArgValue::Size { bytes, more } => {
+                    out.extend_from_slice(if *more { b"\"<more than " } else { b"\"<" });
+                    push_digits(out, *bytes as u64, 1);
+                    out.extend_from_slice(b" bytes>\"");
+                }
+            }
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(match item.decision {
+        Decision::Allow => b",\"decision\":\"allow\"",
+        Decision::Deny => b",\"decision\":\"deny\"",
+    });
+    out.extend_from_slice(b",\"outcome\":");
+    push_json_str(out, &item.outcome);
+    if let Some(r) = &item.reason {
+        out.extend_from_slice(b",\"reason\":");
+        push_json_str(out, r);
+    }
+    out.extend_from_slice(b",\"us\":");
+    push_digits(out, item.us, 1);
+    out.extend_from_slice(b",\"prev\":\"");
+    out.extend_from_slice(prev);
+    out.push(b'"');
+    let hash = record_hash(&out[start..]);
+    out.extend_from_slice(HASH_MEMBER.as_bytes());
+    out.extend_from_slice(&hash);
+    out.extend_from_slice(b"\"}\n");
+    hash
 }
 
 /// RFC 3339 UTC with microseconds, e.g. `2026-11-25T20:51:03.123456Z`.
@@ -370,6 +512,69 @@ mod tests {
         let (unhashed, stored) = split_hash(line).unwrap();
         assert_eq!(stored, h);
         assert_eq!(hex_str(&record_hash(unhashed)), h);
+    }
+
+    #[test]
+    fn a_host_call_line_is_json_with_a_hash_over_its_bytes() {
+        static SITE: std::sync::LazyLock<Site> = std::sync::LazyLock::new(|| {
+            Site::new(
+                "wasi:filesystem/types".into(),
+                "[method]descriptor.open-at".into(),
+            )
+        });
+        let head = CallHead::new("C\"1", "t@1");
+        let item = HostCallItem {
+            site: &SITE,
+            at: head.inst + std::time::Duration::from_micros(1_500_000),
+            us: 4,
+            args: vec![
+                ("path", ArgValue::Text("a\n\"b\"".into())),
+                (
+                    "message",
+                    ArgValue::Size {
+                        bytes: 12,
+                        more: true,
+                    },
+                ),
+            ],
+            decision: Decision::Deny,
+            outcome: "not-permitted".into(),
+            reason: Some("outside the grant".into()),
+        };
+        let mut out = Vec::new();
+        let mut ts = TsCache::default();
+        let h = write_host_call(&mut out, &mut ts, &head, &item, 3, &GENESIS_HEX);
+        let line = out.strip_suffix(b"\n").unwrap();
+        let v: serde_json::Value = serde_json::from_slice(line).unwrap();
+        assert_eq!(v["seq"], 3);
+        assert_eq!(v["call"], "C\"1");
+        assert_eq!(v["kind"], "host-call");
+        assert_eq!(v["func"], "[method]descriptor.open-at");
+        assert_eq!(v["args"]["path"], "a\n\"b\"");
+        assert_eq!(v["args"]["message"], "<more than 12 bytes>");
+        assert_eq!(v["decision"], "deny");
+        assert_eq!(v["reason"], "outside the grant");
+        assert_eq!(v["us"], 4);
+        let want_ts = format_ts(
+            SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(head.base_us + 1_500_000),
+        );
+        assert_eq!(v["ts"], want_ts.as_str());
+        let (unhashed, stored) = split_hash(line).unwrap();
+        assert_eq!(stored, hex_str(&h));
+        assert_eq!(record_hash(unhashed), h);
+        // The cached second is reused and still right a second later.
+        out.clear();
+        let later = HostCallItem {
+            at: item.at + std::time::Duration::from_micros(1_000_001),
+            ..item
+        };
+        write_host_call(&mut out, &mut ts, &head, &later, 4, &h);
+        let v: serde_json::Value =
+            serde_json::from_slice(out.strip_suffix(b"\n").unwrap()).unwrap();
+        let want_ts = format_ts(
+            SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(head.base_us + 2_500_001),
+        );
+        assert_eq!(v["ts"], want_ts.as_str());
     }
 
     #[test]

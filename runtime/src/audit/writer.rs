@@ -18,11 +18,13 @@ use std::sync::{Arc, Mutex};
 
 use super::AuditError;
 use super::checkpoint::CheckpointKey;
-use super::record::{self, Body, GENESIS_HEX, Hex64, Pending};
+use super::record::{self, Body, GENESIS_HEX, Hex64, HostBatch, Pending, TsCache};
 
 /// Records per message sent to the writer, and messages the channel holds before senders wait.
 pub(crate) const BATCH: usize = 256;
 pub(crate) const CHANNEL: usize = 4;
+/// Bytes appended between two writeback starts when calls end with an fsync.
+const WRITEBACK_EVERY: u64 = 4 << 20;
 
 /// Whether the sink still works, shared with the call hooks.
 #[derive(Debug, Default)]
@@ -75,6 +77,8 @@ impl Ack {
 pub(crate) enum Msg {
     /// Append these records in order.
     Records(Vec<Pending>),
+    /// Append these host calls in order.
+    HostCalls(HostBatch),
     /// Append a checkpoint (if a key is set and asked for), write everything before this out,
     /// optionally fsync, then answer.
     Flush {
@@ -117,6 +121,12 @@ pub(crate) struct Writer {
     key: Option<CheckpointKey>,
     health: Arc<Health>,
     buf: Vec<u8>,
+    ts: TsCache,
+    /// Start writing back to disk while a call runs, so its closing fsync waits only for the
+    /// tail (set when calls end with an fsync).
+    writeback: bool,
+    /// Bytes appended since writeback was last started.
+    unstarted: u64,
 }
 
 impl Writer {
@@ -124,6 +134,7 @@ impl Writer {
     pub(crate) fn open(
         path: &Path,
         key: Option<CheckpointKey>,
+        writeback: bool,
         health: Arc<Health>,
     ) -> Result<Self, AuditError> {
         let io = |e: std::io::Error| AuditError::Open {
@@ -152,6 +163,9 @@ impl Writer {
             key,
             health,
             buf: Vec::with_capacity(BATCH * 400),
+            ts: TsCache::default(),
+            writeback,
+            unstarted: 0,
         };
         if w.regular {
             w.file.lock().map_err(io)?;
@@ -278,6 +292,23 @@ impl Writer {
                             head = self.line(p, &head)?;
                         }
                     }
+                    Msg::HostCalls(b) => {
+                        for item in &b.items {
+                            let seq = head.next_seq();
+                            let hash = record::write_host_call(
+                                &mut self.buf,
+                                &mut self.ts,
+                                &b.head,
+                                item,
+                                seq,
+                                &head.hash,
+                            );
+                            head = Head {
+                                seq: Some(seq),
+                                hash,
+                            };
+                        }
+                    }
                     Msg::Shutdown => sync = true,
                     Msg::Flush {
                         checkpoint,
@@ -307,6 +338,13 @@ impl Writer {
             }
             if sync {
                 self.file.sync_data().map_err(|e| io("sync", e))?;
+                self.unstarted = 0;
+            } else if self.writeback && self.regular {
+                self.unstarted += self.buf.len() as u64;
+                if self.unstarted >= WRITEBACK_EVERY {
+                    self.start_writeback();
+                    self.unstarted = 0;
+                }
             }
             self.known_len = self.known_len.map(|l| l + self.buf.len() as u64);
             self.head = head;
@@ -320,6 +358,21 @@ impl Writer {
             self.known_len = None;
         }
         r
+    }
+
+    /// Ask the kernel to start writing the file's dirty pages to disk, without waiting. A hint:
+    /// the fsync at the end of the call is what reports errors.
+    fn start_writeback(&self) {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: sync_file_range takes plain integers; the descriptor belongs to
+            // `self.file`, which is open for the whole call. Offset 0 and length 0 mean the
+            // whole file; SYNC_FILE_RANGE_WRITE only starts writeback and never blocks on it.
+            let _ = unsafe {
+                libc::sync_file_range(self.file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE)
+            };
+        }
     }
 
     fn line(&mut self, p: &Pending, head: &Head) -> Result<Head, String> {

@@ -1,0 +1,155 @@
+//! Host calls reach the record of the call that made them: under concurrency, under an
+//! embedder's own tracing setup, and when a call is stopped inside a host call.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::{Value, json};
+use tracing::span;
+use wasmgov::audit::verify::{VerifyOptions, verify_file};
+use wasmgov::{AuditOptions, CallOptions, LoadOptions};
+
+use crate::audit::{
+    audited_runtime_env, calls, data_dir, host_calls_of, load_unsigned, records, run_ok, storm,
+    temp_log,
+};
+
+fn clock_calls(rs: &[Value], call: &str) -> usize {
+    host_calls_of(rs, call)
+        .iter()
+        .filter(|r| r["iface"] == "wasi:clocks/monotonic-clock" && r["func"] == "now")
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_each_get_exactly_their_own_host_calls() {
+    let (dir, log) = temp_log();
+    let rt = audited_runtime_env(&log, AuditOptions::default());
+    let t = storm(&rt, &data_dir(dir.path()));
+    let mut tasks = Vec::new();
+    for i in 0..8u64 {
+        let t = t.clone();
+        let n = 300 + 97 * i;
+        tasks.push(tokio::spawn(async move {
+            let opts = CallOptions {
+                call_id: Some(format!("call-{i}")),
+                ..Default::default()
+            };
+            let input = json!({"n": n, "op": "clock"}).to_string();
+            let out = t.run(input.as_bytes(), &opts).await;
+            assert!(out.result.is_ok(), "{:?}", out.result);
+            (i, n)
+        }));
+    }
+    let mut want = Vec::new();
+    for task in tasks {
+        want.push(task.await.expect("task"));
+    }
+    let rs = records(&log);
+    assert_eq!(calls(&rs).len(), 8);
+    for (i, n) in want {
+        let id = format!("call-{i}");
+        assert_eq!(
+            clock_calls(&rs, &id),
+            n as usize,
+            "{id} made {n} clock calls"
+        );
+        // A call's records run start, host calls, end: none of its host calls is written
+        // after its end or before its start.
+        let mine: Vec<&Value> = rs.iter().filter(|r| r["call"] == id.as_str()).collect();
+        assert_eq!(mine.first().map(|r| &r["kind"]), Some(&json!("start")));
+        assert_eq!(mine.last().map(|r| &r["kind"]), Some(&json!("end")));
+        let end = mine.last().expect("end");
+        assert!(end["host_calls"].as_u64().is_some_and(|h| h >= n));
+    }
+    let rep = verify_file(&log, &VerifyOptions::default()).expect("verify");
+    assert!(rep.ok(), "{rep:?}");
+}
+
+/// An embedder's subscriber that wants everything and counts the import spans it is handed.
+struct Greedy {
+    imports: Arc<AtomicUsize>,
+    events: Arc<AtomicUsize>,
+    next: AtomicUsize,
+}
+
+impl tracing::Subscriber for Greedy {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, attrs: &span::Attributes<'_>) -> span::Id {
+        if attrs.metadata().name() == "wit-bindgen import" {
+            self.imports.fetch_add(1, Ordering::Relaxed);
+        }
+        span::Id::from_u64(self.next.fetch_add(1, Ordering::Relaxed) as u64 + 1)
+    }
+    fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
+    fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {
+        self.events.fetch_add(1, Ordering::Relaxed);
+    }
+    fn enter(&self, _: &span::Id) {}
+    fn exit(&self, _: &span::Id) {}
+}
+
+#[test]
+fn an_embedders_own_subscriber_neither_hides_host_calls_nor_is_replaced_for_good() {
+    let (dir, log) = temp_log();
+    let rt = audited_runtime_env(&log, AuditOptions::default());
+    let t = storm(&rt, &data_dir(dir.path()));
+    let imports = Arc::new(AtomicUsize::new(0));
+    let events = Arc::new(AtomicUsize::new(0));
+    let greedy = Greedy {
+        imports: imports.clone(),
+        events: events.clone(),
+        next: AtomicUsize::new(0),
+    };
+    let _default = tracing::subscriber::set_default(greedy);
+    let exec = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    let out = exec.block_on(run_ok(&t, json!({"n": 50, "op": "clock"})));
+    assert_eq!(out["done"], 50);
+    let rs = records(&log);
+    let ids = calls(&rs);
+    assert_eq!(
+        clock_calls(&rs, &ids[0]),
+        50,
+        "every host call is in the log"
+    );
+    assert_eq!(
+        imports.load(Ordering::Relaxed),
+        0,
+        "the audited call's imports went to the audit log, not to the embedder"
+    );
+    // After the call, the thread's default is the embedder's again.
+    let before = events.load(Ordering::Relaxed);
+    tracing::info!("after the call");
+    assert_eq!(events.load(Ordering::Relaxed), before + 1);
+}
+
+#[tokio::test]
+async fn a_call_stopped_inside_a_host_call_records_that_call_as_cancelled() {
+    let (_dir, log) = temp_log();
+    let rt = audited_runtime_env(&log, AuditOptions::default());
+    let t = load_unsigned(&rt, "hostile-sleep", "", &LoadOptions::default());
+    let mut opts = CallOptions::default();
+    opts.limits.timeout = Some("300ms".parse().expect("duration"));
+    let out = t.run(b"{}", &opts).await;
+    assert!(out.result.is_err());
+    let rs = records(&log);
+    let ids = calls(&rs);
+    let hc = host_calls_of(&rs, &ids[0]);
+    let last = hc.last().expect("the sleep's host calls are recorded");
+    assert_eq!(
+        (last["iface"].as_str(), last["outcome"].as_str()),
+        (Some("wasi:io/poll"), Some("cancelled")),
+        "the host call the tool was blocked in: {hc:#?}"
+    );
+    let end = rs.last().expect("end");
+    assert_eq!(end["kind"], "end");
+    assert_eq!(end["outcome"], "limit-timeout");
+    let rep = verify_file(&log, &VerifyOptions::default()).expect("verify");
+    assert!(rep.ok(), "{rep:?}");
+}
