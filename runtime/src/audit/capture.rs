@@ -226,6 +226,8 @@ struct State {
     open: Vec<Open>,
     /// Host calls not yet handed to the writer.
     done: Vec<HostCallItem>,
+    /// Batches handed to the writer thread.
+    sent: u64,
     next: u32,
     /// Reused for the `Debug` text of arguments and results.
     scratch: String,
@@ -327,6 +329,7 @@ impl CallCapture {
             if st.done.len() < BATCH {
                 return true;
             }
+            st.sent += 1;
             std::mem::replace(&mut st.done, Vec::with_capacity(BATCH))
         };
         // Blocks while the writer is behind: back-pressure, never loss. A send fails only when
@@ -370,6 +373,12 @@ impl CallCapture {
             }
             Kind::Call { args: false } | Kind::Import(_) | Kind::Other => {}
         }
+    }
+
+    /// Whether every batch handed to the writer thread is in the file, so what is left may be
+    /// written on another path without overtaking it.
+    pub(crate) fn all_sent_written(&self) -> bool {
+        self.state().sent == self.head.batches_written()
     }
 
     /// Everything not yet handed to the writer; an import still open is recorded as

@@ -25,8 +25,8 @@ pub mod verify;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Mutex, TryLockError};
 use std::time::{Instant, SystemTime};
 
 use crate::component::{ComponentInfo, WorldKind};
@@ -43,7 +43,7 @@ pub use writer::Health;
 
 use capture::{CallCapture, Captured};
 use record::Pending;
-use writer::{Ack, Msg, Writer};
+use writer::{Msg, Writer};
 
 /// Why the audit log could not be used. Every variant stops the work it was auditing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -120,6 +120,8 @@ pub struct Audit {
 
 struct Inner {
     tx: Option<SyncSender<Msg>>,
+    /// The writer, also used directly by callers that wait for a few records.
+    core: Arc<Mutex<Writer>>,
     health: Arc<Health>,
     path: PathBuf,
     fsync: bool,
@@ -166,10 +168,12 @@ impl Audit {
         let health = Arc::new(Health::default());
         let checkpoints = options.checkpoint_key.is_some();
         let w = Writer::open(path, options.checkpoint_key, options.fsync, health.clone())?;
-        let (tx, thread) = writer::spawn(w)?;
+        let core = Arc::new(Mutex::new(w));
+        let (tx, thread) = writer::spawn(core.clone())?;
         Ok(Self {
             inner: Arc::new(Inner {
                 tx: Some(tx),
+                core,
                 health,
                 path: path.to_owned(),
                 fsync: options.fsync,
@@ -206,37 +210,52 @@ impl Audit {
         )
     }
 
-    /// Write `records`, flush (and fsync) and wait, blocking the thread.
-    fn write_now(&self, records: Vec<Pending>) -> Result<(), AuditError> {
-        let (ack, rx) = std::sync::mpsc::sync_channel(1);
-        self.send(Msg::Records(records))?;
-        self.send(Msg::Flush {
-            checkpoint: None,
-            sync: self.inner.fsync,
-            ack: Ack::Blocking(ack),
-        })?;
-        match rx.recv() {
+    /// Write `msgs` on this thread, without a hop to the writer thread. `wait`: wait for the
+    /// writer if it is busy; otherwise a busy writer hands `msgs` back untouched.
+    fn write_here(
+        &self,
+        mut msgs: Vec<Msg>,
+        wait: bool,
+    ) -> Result<Result<(), AuditError>, Vec<Msg>> {
+        let mut w = if wait {
+            writer::lock(&self.inner.core)
+        } else {
+            match self.inner.core.try_lock() {
+                Ok(w) => w,
+                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(TryLockError::WouldBlock) => return Err(msgs),
+            }
+        };
+        Ok(w.serve(&mut msgs).map_err(AuditError::Write))
+    }
+
+    /// Hand `msgs` to the writer thread and wait for the answer to the last of them, which is
+    /// a flush.
+    async fn write_via_thread(&self, mut msgs: Vec<Msg>) -> Result<(), AuditError> {
+        let (ack, rx) = tokio::sync::oneshot::channel();
+        match msgs.last_mut() {
+            Some(Msg::Flush { ack: a, .. }) => *a = Some(ack),
+            _ => msgs.push(Msg::Flush {
+                checkpoint: None,
+                sync: false,
+                ack: Some(ack),
+            }),
+        }
+        for m in msgs {
+            self.send(m)?;
+        }
+        match rx.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(why)) => Err(AuditError::Write(why)),
             Err(_) => Err(self.failed()),
         }
     }
 
-    async fn flush(
-        &self,
-        checkpoint: Option<(Arc<str>, Arc<str>)>,
-        sync: bool,
-    ) -> Result<(), AuditError> {
-        let (ack, rx) = tokio::sync::oneshot::channel();
-        self.send(Msg::Flush {
-            checkpoint,
-            sync,
-            ack: Ack::Async(ack),
-        })?;
-        match rx.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(why)) => Err(AuditError::Write(why)),
-            Err(_) => Err(self.failed()),
+    /// Write `msgs` on this thread if the writer is free, else through the writer thread.
+    async fn write_soon(&self, msgs: Vec<Msg>) -> Result<(), AuditError> {
+        match self.write_here(msgs, false) {
+            Ok(r) => r,
+            Err(msgs) => self.write_via_thread(msgs).await,
         }
     }
 
@@ -248,12 +267,21 @@ impl Audit {
         info: LoadInfo,
     ) -> Result<Arc<str>, AuditError> {
         let id = record::new_call_id();
-        self.write_now(vec![Pending {
+        let load = Pending {
             ts: SystemTime::now(),
             call: id.clone(),
             tool,
             body: Body::Load(Box::new(info)),
-        }])?;
+        };
+        let flush = Msg::Flush {
+            checkpoint: None,
+            sync: self.inner.fsync,
+            ack: None,
+        };
+        match self.write_here(vec![Msg::Records(vec![load]), flush], true) {
+            Ok(r) => r?,
+            Err(_) => return Err(self.failed()),
+        }
         Ok(id)
     }
 
@@ -278,7 +306,9 @@ impl Audit {
             Action::Call(i) => ("call", i),
             Action::Describe => ("describe", &[][..]),
         };
-        self.send(Msg::Records(vec![Pending {
+        // Written on this thread: a hop to the writer thread and back would cost more than the
+        // write. Not fsync'd (the call's end is).
+        self.write_soon(vec![Msg::Records(vec![Pending {
             ts: SystemTime::now(),
             call: call.clone(),
             tool: tool.clone(),
@@ -290,8 +320,8 @@ impl Audit {
                 input_sha256: record::sha256_hex(input),
                 limits: start.limits,
             },
-        }]))?;
-        self.flush(None, false).await?;
+        }])])
+        .await?;
         Ok(CallAudit {
             audit: self.clone(),
             capture,
@@ -377,13 +407,22 @@ impl CallAudit {
             .checkpoints
             .then(|| (self.capture.call.clone(), self.capture.tool.clone()));
         let (host_calls, records) = self.closing(outcome);
-        let r = match self
-            .audit
-            .send(Msg::HostCalls(host_calls))
-            .and_then(|()| self.audit.send(Msg::Records(records)))
-        {
-            Ok(()) => self.audit.flush(checkpoint, self.audit.inner.fsync).await,
-            Err(e) => Err(e),
+        let fsync = self.audit.inner.fsync;
+        let msgs = vec![
+            Msg::HostCalls(host_calls),
+            Msg::Records(records),
+            Msg::Flush {
+                checkpoint,
+                sync: fsync,
+                ack: None,
+            },
+        ];
+        // On this thread when that cannot overtake the call's earlier batches and needs no
+        // fsync (which would block this thread for a disk write); else via the writer thread.
+        let r = if !fsync && self.capture.all_sent_written() {
+            self.audit.write_soon(msgs).await
+        } else {
+            self.audit.write_via_thread(msgs).await
         };
         let r = r.and_then(|()| {
             if self.audit.is_healthy() {

@@ -1,6 +1,7 @@
-//! The writer thread: the only code that touches the log file.
+//! The writer: the only code that touches the log file, shared by the writer thread and by
+//! callers that write a few records and wait for them (a thread hop costs more than the write).
 //!
-//! Records reach it through a bounded channel, so a tool that makes host calls faster than the
+//! Host-call records reach the writer thread through a bounded channel, so a tool that makes host calls faster than the
 //! disk takes them is slowed down (back-pressure), never allowed to lose records. The thread
 //! assigns `seq`, `prev` and `hash`, so records of concurrent calls form one chain. Each batch
 //! is appended under an exclusive file lock, and when the file grew since this writer's last
@@ -54,24 +55,8 @@ impl Health {
     }
 }
 
-/// How a flush answers.
-pub(crate) enum Ack {
-    Blocking(std::sync::mpsc::SyncSender<Result<(), String>>),
-    Async(tokio::sync::oneshot::Sender<Result<(), String>>),
-}
-
-impl Ack {
-    fn send(self, r: Result<(), String>) {
-        match self {
-            Self::Blocking(tx) => {
-                let _ = tx.send(r);
-            }
-            Self::Async(tx) => {
-                let _ = tx.send(r);
-            }
-        }
-    }
-}
+/// Who waits for a flush's answer.
+pub(crate) type Ack = tokio::sync::oneshot::Sender<Result<(), String>>;
 
 /// One message to the writer.
 pub(crate) enum Msg {
@@ -84,7 +69,8 @@ pub(crate) enum Msg {
     Flush {
         checkpoint: Option<(Arc<str>, Arc<str>)>,
         sync: bool,
-        ack: Ack,
+        /// Who waits for the answer (none when the caller writes on its own thread).
+        ack: Option<Ack>,
     },
     /// Write what came before, then stop (the owning `Audit` is gone; a span the runtime could
     /// not close may still hold a sender, so the writer cannot wait for all senders to go).
@@ -230,30 +216,9 @@ impl Writer {
         Ok(())
     }
 
-    /// Serve messages until every sender is gone.
-    pub(crate) fn run(mut self, rx: Receiver<Msg>) {
-        let mut items: Vec<Msg> = Vec::new();
-        while let Ok(first) = rx.recv() {
-            let mut stop = matches!(first, Msg::Shutdown);
-            items.push(first);
-            // Take what else is waiting, so one lock and one write cover many records.
-            while !stop && items.len() < CHANNEL {
-                match rx.try_recv() {
-                    Ok(m) => {
-                        stop = matches!(m, Msg::Shutdown);
-                        items.push(m);
-                    }
-                    Err(_) => break,
-                }
-            }
-            self.serve(&mut items);
-            if stop {
-                return;
-            }
-        }
-    }
-
-    fn serve(&mut self, items: &mut Vec<Msg>) {
+    /// Append `items` (answering their flushes) and return the outcome. Once a write failed,
+    /// nothing more is written and every flush is answered with that failure.
+    pub(crate) fn serve(&mut self, items: &mut Vec<Msg>) -> Result<(), String> {
         let result = if self.health.ok() {
             self.append(items)
         } else {
@@ -263,10 +228,11 @@ impl Writer {
             self.health.fail(why.clone());
         }
         for m in items.drain(..) {
-            if let Msg::Flush { ack, .. } = m {
-                ack.send(result.clone());
+            if let Msg::Flush { ack: Some(ack), .. } = m {
+                let _ = ack.send(result.clone());
             }
         }
+        result
     }
 
     fn append(&mut self, items: &[Msg]) -> Result<(), String> {
@@ -283,6 +249,7 @@ impl Writer {
                 }
             }
             self.buf.clear();
+            let mut written = Vec::new();
             let mut sync = false;
             let mut head = self.head.clone();
             for m in items {
@@ -293,6 +260,7 @@ impl Writer {
                         }
                     }
                     Msg::HostCalls(b) => {
+                        written.push(&b.head);
                         for item in &b.items {
                             let seq = head.next_seq();
                             let hash = record::write_host_call(
@@ -348,6 +316,9 @@ impl Writer {
             }
             self.known_len = self.known_len.map(|l| l + self.buf.len() as u64);
             self.head = head;
+            for h in written {
+                h.batch_written();
+            }
             Ok(())
         })();
         if self.regular {
@@ -386,14 +357,43 @@ impl Writer {
     }
 }
 
-/// Start the writer thread; returns its sender.
+/// Lock the shared writer; a panic while it was held leaves a writer whose health says what
+/// was written, so keep using it.
+pub(crate) fn lock(w: &Mutex<Writer>) -> std::sync::MutexGuard<'_, Writer> {
+    w.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Serve messages until the shutdown message or until every sender is gone.
+fn run(writer: Arc<Mutex<Writer>>, rx: Receiver<Msg>) {
+    let mut items: Vec<Msg> = Vec::new();
+    while let Ok(first) = rx.recv() {
+        let mut stop = matches!(first, Msg::Shutdown);
+        items.push(first);
+        // Take what else is waiting, so one lock and one write cover many records.
+        while !stop && items.len() < CHANNEL {
+            match rx.try_recv() {
+                Ok(m) => {
+                    stop = matches!(m, Msg::Shutdown);
+                    items.push(m);
+                }
+                Err(_) => break,
+            }
+        }
+        let _ = lock(&writer).serve(&mut items);
+        if stop {
+            return;
+        }
+    }
+}
+
+/// Start the writer thread over the shared `writer`; returns its sender.
 pub(crate) fn spawn(
-    writer: Writer,
+    writer: Arc<Mutex<Writer>>,
 ) -> Result<(SyncSender<Msg>, std::thread::JoinHandle<()>), AuditError> {
     let (tx, rx) = std::sync::mpsc::sync_channel(CHANNEL);
     let handle = std::thread::Builder::new()
         .name("wasmgov-audit".into())
-        .spawn(move || writer.run(rx))
+        .spawn(move || run(writer, rx))
         .map_err(|e| AuditError::Open {
             path: PathBuf::new(),
             reason: format!("cannot start the audit writer thread: {e}"),
