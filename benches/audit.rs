@@ -10,10 +10,13 @@
 //!   `wasi:filesystem/types` calls (`metadata-hash-at`, `stat-at`): the small host call a real
 //!   tool makes.
 //!
-//! Measured on the development machine (2 vCPUs, noisy; table and analysis in docs/audit.md):
-//! stat: off 3.42 s, on 3.95 s (1.15×, within the 2× goal); log: off 29 ms, on 368 ms (12.6×);
-//! clock: off 16 ms, on 181 ms (11×). The goal is not met for trivial host calls: one audited
-//! call costs ~1.5–3.5 µs.
+//! Measured on the development machine (2 vCPUs, 2026-11-26; table and analysis in
+//! docs/audit.md), criterion medians, off → on (fsync at the end of the call):
+//! stat 2.43 s → 2.49 s (1.03×); log 26.6 ms → 29.5 ms (1.11×); clock 11.3 ms → 45.3 ms (4.0×:
+//! each record's SHA-256 costs more than a clock read, and both cores are busy).
+//!
+//! Every audited call starts on an empty log, as after a rotation; `host_calls_100k_log/
+//! on_growing` keeps one file growing by ~40 MB a call instead.
 //!
 //! Prerequisite: `scripts/build-tools`.
 
