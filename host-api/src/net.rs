@@ -451,6 +451,15 @@ pub fn check_all(policy: &AddressPolicy, host: &Host, addrs: &[IpAddr]) -> Resul
     Ok(())
 }
 
+/// Host calls every sandbox refuses whatever the grant, as (interface, function, why). WASI has
+/// no "denied" answer for some of them (`resolve-addresses` answers
+/// `permanent-resolver-failure`), so the audit log takes its decision from here.
+pub const ALWAYS_REFUSED: &[(&str, &str, &str)] = &[(
+    "wasi:sockets/ip-name-lookup",
+    "resolve-addresses",
+    "name lookups are not offered: name hosts in the manifest's [net] grant instead",
+)];
+
 /// Set every socket switch of wasmtime-wasi for this grant.
 ///
 /// TCP is on only when a `tcp://` rule exists, and then a connect is allowed only to an address

@@ -4,6 +4,7 @@
 //! built from source once per test run (see `support`).
 
 mod audit;
+mod audit_census;
 mod audit_routing;
 mod caps;
 mod cli;

@@ -250,13 +250,19 @@ impl Open {
     /// dropped when the call was cancelled or timed out).
     fn finish(self) -> HostCallItem {
         let outcome = self.outcome.unwrap_or(Cow::Borrowed("cancelled"));
+        let refused = self.site.refused;
         let decision = self.decision.unwrap_or_else(|| {
-            if DENIALS.contains(&&*outcome) {
+            if refused.is_some() || DENIALS.contains(&&*outcome) {
                 Decision::Deny
             } else {
                 Decision::Allow
             }
         });
+        let reason = match (self.reason, refused) {
+            (Some(r), _) => Some(r),
+            (None, Some(why)) if decision == Decision::Deny => Some(why.to_string()),
+            (None, _) => None,
+        };
         HostCallItem {
             site: self.site,
             at: self.at,
@@ -264,7 +270,7 @@ impl Open {
             args: self.args,
             decision,
             outcome,
-            reason: self.reason,
+            reason,
         }
     }
 }

@@ -147,6 +147,8 @@ pub struct Site {
     pub func: String,
     /// `,"kind":"host-call","iface":…,"func":…`.
     json: Box<[u8]>,
+    /// Why the host refuses every call of this function, whatever the grant.
+    pub refused: Option<&'static str>,
 }
 
 impl Site {
@@ -156,10 +158,15 @@ impl Site {
         push_json_str(&mut json, &iface);
         json.extend_from_slice(b",\"func\":");
         push_json_str(&mut json, &func);
+        let refused = wasmgov_host_api::net::ALWAYS_REFUSED
+            .iter()
+            .find(|(i, f, _)| *i == iface && *f == func)
+            .map(|(_, _, why)| *why);
         Self {
             iface,
             func,
             json: json.into(),
+            refused,
         }
     }
 }
