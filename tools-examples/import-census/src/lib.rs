@@ -14,8 +14,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use wasmgov_sdk::ToolError;
 
-use wasip2::cli::{environment, stderr, stdin, stdout, terminal_stderr, terminal_stdin};
 use wasip2::cli::terminal_stdout;
+use wasip2::cli::{environment, stderr, stdin, stdout, terminal_stderr, terminal_stdin};
 use wasip2::clocks::{monotonic_clock, wall_clock};
 use wasip2::filesystem::preopens;
 use wasip2::filesystem::types::{
@@ -26,9 +26,7 @@ use wasip2::http::types::{Fields, Method, OutgoingRequest, Scheme};
 use wasip2::io::poll;
 use wasip2::random::{insecure, insecure_seed, random};
 use wasip2::sockets::network::{IpAddressFamily, IpSocketAddress, Ipv4SocketAddress};
-use wasip2::sockets::{
-    instance_network, ip_name_lookup, tcp_create_socket, udp_create_socket,
-};
+use wasip2::sockets::{instance_network, ip_name_lookup, tcp_create_socket, udp_create_socket};
 
 /// Where to work.
 #[derive(Deserialize, JsonSchema)]
@@ -147,7 +145,10 @@ fn cli(c: &mut Census) {
     let _ = out.blocking_write_and_flush(b"census\n");
     c.hit(STREAMS, "[method]output-stream.write-zeroes");
     let _ = out.write_zeroes(1);
-    c.hit(STREAMS, "[method]output-stream.blocking-write-zeroes-and-flush");
+    c.hit(
+        STREAMS,
+        "[method]output-stream.blocking-write-zeroes-and-flush",
+    );
     let _ = out.blocking_write_zeroes_and_flush(1);
     c.hit(STREAMS, "[method]output-stream.subscribe");
     drop(out.subscribe());
@@ -167,7 +168,9 @@ fn filesystem(c: &mut Census, dir: &str) -> Result<(), ToolError> {
     c.hit("wasi:filesystem/preopens", "get-directories");
     let dirs = preopens::get_directories();
     let Some((root, _)) = dirs.into_iter().find(|(_, p)| p == dir) else {
-        return Err(ToolError::InvalidInput(format!("{dir} is not a preopened directory")));
+        return Err(ToolError::InvalidInput(format!(
+            "{dir} is not a preopened directory"
+        )));
     };
     c.hit(FS, "[method]descriptor.get-type");
     let _ = root.get_type();
