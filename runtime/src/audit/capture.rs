@@ -183,16 +183,7 @@ fn event_kind(event: &Event<'_>) -> Kind {
         event.record(&mut m);
         match m.0.as_deref() {
             Some("call") => Kind::Call {
-                args: meta
-                    .fields()
-                    .iter()
-                    .any(|f| f.name() != "self_" && f.name() != "message")
-                    || meta
-                        .fields()
-                        .iter()
-                        .filter(|f| f.name() == "message")
-                        .count()
-                        > 1,
+                args: carries_arguments(meta),
             },
             Some("return") => Kind::Return,
             _ => Kind::Other,
@@ -201,6 +192,20 @@ fn event_kind(event: &Event<'_>) -> Kind {
         Kind::Other
     };
     remember(meta, kind)
+}
+
+/// Whether a `call` event has fields besides the resource it is called on (`self_`) and its
+/// own message. An argument named `message` makes a second `message` field.
+fn carries_arguments(meta: &Metadata<'_>) -> bool {
+    let mut messages = 0;
+    for f in meta.fields() {
+        match f.name() {
+            "self_" => {}
+            "message" => messages += 1,
+            _ => return true,
+        }
+    }
+    messages > 1
 }
 
 /// Span id of a span opened outside any audited call (never a host call of a tool).

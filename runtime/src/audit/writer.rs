@@ -1,11 +1,12 @@
 //! The writer: the only code that touches the log file, shared by the writer thread and by
 //! callers that write a few records and wait for them (a thread hop costs more than the write).
 //!
-//! Host-call records reach the writer thread through a bounded channel, so a tool that makes host calls faster than the
-//! disk takes them is slowed down (back-pressure), never allowed to lose records. The thread
-//! assigns `seq`, `prev` and `hash`, so records of concurrent calls form one chain. Each batch
-//! is appended under an exclusive file lock, and when the file grew since this writer's last
-//! append (another process writes the same log), the chain resumes from the file's last line.
+//! Host-call records reach the writer thread through a bounded channel, so a tool that makes
+//! host calls faster than the disk takes them is slowed down (back-pressure), never allowed to
+//! lose records. The writer (under its mutex, whoever holds it) assigns `seq`, `prev` and
+//! `hash`, so records of concurrent calls form one chain. Each batch is appended under an
+//! exclusive file lock, and when the file grew since this writer's last append (another
+//! process writes the same log), the chain resumes from the file's last line.
 //!
 //! The first write error marks the sink failed for good: every later flush reports it, and the
 //! runtime's call hook refuses the next host call of every running call (fail closed).
