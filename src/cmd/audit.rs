@@ -116,6 +116,21 @@ fn verify(a: AuditVerifyArgs) -> anyhow::Result<i32> {
             rep.unsigned_loads
         )?;
     }
+    if !rep.unfinished.is_empty() {
+        const SHOWN: usize = 5;
+        let more = rep.unfinished.len().saturating_sub(SHOWN);
+        writeln!(
+            out,
+            "warning: {} calls have a start and no end record (killed mid-call, or still running): {}{}",
+            rep.unfinished.len(),
+            rep.unfinished[..rep.unfinished.len().min(SHOWN)].join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        )?;
+    }
     Ok(0)
 }
 

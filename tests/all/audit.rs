@@ -166,6 +166,43 @@ async fn every_host_call_is_recorded_and_the_chain_verifies() {
     assert!(rep.ok(), "{rep:?}");
     assert_eq!(rep.records, rs.len() as u64);
     assert_eq!(rep.unsigned_loads, 1);
+    assert!(rep.unfinished.is_empty(), "{:?}", rep.unfinished);
+}
+
+#[tokio::test]
+async fn verify_names_calls_that_started_and_never_ended() {
+    // A process killed mid-call leaves a valid chain that stops inside the call: verify passes
+    // (nothing was tampered with) and names the call, so nobody mistakes it for a finished one.
+    let (dir, log) = temp_log();
+    {
+        let rt = audited_runtime_env(&log, AuditOptions::default());
+        let t = storm(&rt, &data_dir(dir.path()));
+        run_ok(&t, json!({"n": 3, "op": "clock"})).await;
+        run_ok(&t, json!({"n": 3, "op": "clock"})).await;
+    }
+    let ids = calls(&records(&log));
+    let text = std::fs::read_to_string(&log).expect("read");
+    let lines: Vec<&str> = text.lines().collect();
+    let cut = dir.path().join("cut.jsonl");
+    // Everything up to the second call's last host call: its `end` never made it.
+    std::fs::write(&cut, lines[..lines.len() - 1].join("\n") + "\n").expect("write");
+    let rep = verify_file(&cut, &VerifyOptions::default()).expect("verify");
+    assert!(rep.ok(), "{rep:?}");
+    assert_eq!(rep.unfinished, vec![ids[1].clone()]);
+    let out = crate::support::wasmgov()
+        .args(["audit", "verify"])
+        .arg(&cut)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "1 calls have a start and no end record (killed mid-call, or still running): {}",
+            ids[1]
+        )),
+        "{stdout}"
+    );
 }
 
 #[tokio::test]

@@ -65,6 +65,9 @@ pub struct VerifyReport {
     pub head: Option<(u64, String)>,
     /// Records after the last checkpoint (with a key: not vouched for by a signature).
     pub after_last_checkpoint: u64,
+    /// Calls with a `start` and no `end`, in the order they started: killed mid-call (the
+    /// process died, the machine lost power), or still running while the log was read.
+    pub unfinished: Vec<String>,
     /// The first problem, if any.
     pub problem: Option<Problem>,
 }
@@ -91,6 +94,8 @@ pub fn verify(mut r: impl BufRead, opts: &VerifyOptions) -> std::io::Result<Veri
         prev: String,
         kind: String,
         #[serde(default)]
+        call: String,
+        #[serde(default)]
         unsigned: bool,
         #[serde(default)]
         head: Option<String>,
@@ -105,6 +110,8 @@ pub fn verify(mut r: impl BufRead, opts: &VerifyOptions) -> std::io::Result<Veri
     let mut line_no = 0usize;
     let mut buf = Vec::new();
     let mut reached_head = false;
+    // Calls started and not yet ended, by id, with the order they started in.
+    let mut open: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     loop {
         buf.clear();
         if r.read_until(b'\n', &mut buf)? == 0 {
@@ -167,7 +174,13 @@ pub fn verify(mut r: impl BufRead, opts: &VerifyOptions) -> std::io::Result<Veri
             return Ok(rep);
         }
         match c.kind.as_str() {
-            "start" => rep.calls += 1,
+            "start" => {
+                rep.calls += 1;
+                open.insert(c.call.clone(), c.seq);
+            }
+            "end" => {
+                open.remove(&c.call);
+            }
             "load" if c.unsigned => rep.unsigned_loads += 1,
             "checkpoint" => {
                 if let Some(k) = &opts.key {
@@ -215,6 +228,9 @@ pub fn verify(mut r: impl BufRead, opts: &VerifyOptions) -> std::io::Result<Veri
         prev_hash = stored;
         expected += 1;
     }
+    let mut unfinished: Vec<(u64, String)> = open.into_iter().map(|(c, s)| (s, c)).collect();
+    unfinished.sort();
+    rep.unfinished = unfinished.into_iter().map(|(_, c)| c).collect();
     if let Some((s, _)) = &opts.expect_head
         && !reached_head
     {
