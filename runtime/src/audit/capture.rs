@@ -524,10 +524,16 @@ impl<F: Future> Future for Captured<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.get_mut();
         let _scope = Scope::enter(&this.capture);
-        match this.inner.as_mut() {
-            Some(f) => f.as_mut().poll(cx),
-            None => Poll::Pending,
+        let Some(f) = this.inner.as_mut() else {
+            return Poll::Pending;
+        };
+        let r = f.as_mut().poll(cx);
+        if r.is_ready() {
+            // Drop it here, inside the call's scope: whatever it still holds (an import's
+            // span) closes into this call's records.
+            this.inner = None;
         }
+        r
     }
 }
 
