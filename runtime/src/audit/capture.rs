@@ -303,7 +303,8 @@ impl CallCapture {
     fn open(&self, site: &'static Site) -> u64 {
         let at = Instant::now();
         let mut st = self.state();
-        st.next = st.next.wrapping_add(1);
+        // Never 0, so an id is never 0 (span ids are non-zero).
+        st.next = st.next.wrapping_add(1).max(1);
         let id = self.ids | u64::from(st.next);
         st.open.push(Open {
             id,
