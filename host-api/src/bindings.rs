@@ -1,6 +1,6 @@
 //! Host bindings generated from `wit/tool.wit` (world `wasmgov:tool/plugin`).
 //!
-//! Every import is `tracing`-instrumented so audit layers see it like a WASI import.
+//! Every import is `tracing`-instrumented so the audit capture sees it like a WASI import.
 #![allow(missing_docs)]
 
 wasmtime::component::bindgen!({
