@@ -159,6 +159,15 @@ fn bench(c: &mut Criterion) {
     }
 }
 
+/// The floor under one record: the SHA-256 every record's hash costs (a host-call record of the
+/// clock flood is ~304 bytes), here with the hex encoding the writer also does.
+fn record_hash(c: &mut Criterion) {
+    let line = vec![b'x'; 304];
+    c.bench_function("sha256_of_a_304_byte_record", |b| {
+        b.iter(|| wasmgov::audit::record::sha256_hex(std::hint::black_box(&line)))
+    });
+}
+
 fn truncate(p: &Path) {
     std::fs::OpenOptions::new()
         .write(true)
@@ -167,5 +176,5 @@ fn truncate(p: &Path) {
         .expect("truncate the audit log");
 }
 
-criterion_group!(benches, bench);
+criterion_group!(benches, bench, record_hash);
 criterion_main!(benches);
