@@ -1,5 +1,5 @@
 //! Host calls reach the record of the call that made them: under concurrency, under an
-//! embedder's own tracing setup, and when a call is stopped inside a host call.
+//! embedder's own tracing setup, and when a call is stopped inside a host call (timeout, cancel token, or its caller dropping it).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -152,4 +152,80 @@ async fn a_call_stopped_inside_a_host_call_records_that_call_as_cancelled() {
     assert_eq!(end["outcome"], "limit-timeout");
     let rep = verify_file(&log, &VerifyOptions::default()).expect("verify");
     assert!(rep.ok(), "{rep:?}");
+}
+
+/// The records of the call `id` once its `end` is in the log (a call dropped by its caller is
+/// written without anyone waiting for it).
+async fn records_once_ended(log: &std::path::Path, id: &str) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let rs = records(log);
+        if rs.iter().any(|r| r["call"] == id && r["kind"] == "end") {
+            return rs;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no end record for {id}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+fn assert_ended_cancelled_in_a_host_call(rs: &[Value], id: &str) {
+    let hc = host_calls_of(rs, id);
+    let last = hc.last().expect("the sleep's host calls are recorded");
+    assert_eq!(last["outcome"], "cancelled", "{hc:#?}");
+    let mine: Vec<&Value> = rs.iter().filter(|r| r["call"] == id).collect();
+    assert_eq!(mine.first().map(|r| &r["kind"]), Some(&json!("start")));
+    let end = mine.last().expect("end");
+    assert_eq!(
+        (&end["kind"], &end["outcome"]),
+        (&json!("end"), &json!("cancelled"))
+    );
+}
+
+#[tokio::test]
+async fn a_call_cancelled_by_its_token_keeps_its_host_calls_and_an_end() {
+    let (_dir, log) = temp_log();
+    let rt = audited_runtime_env(&log, AuditOptions::default());
+    let t = load_unsigned(&rt, "hostile-sleep", "", &LoadOptions::default());
+    let token = wasmgov::CancelToken::new();
+    let opts = CallOptions {
+        cancel: Some(token.clone()),
+        call_id: Some("cancelled-by-token".into()),
+        ..Default::default()
+    };
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        token.cancel();
+    });
+    let out = t.run(b"{}", &opts).await;
+    canceller.await.expect("canceller");
+    assert!(
+        matches!(out.result, Err(wasmgov::Error::Cancelled)),
+        "{:?}",
+        out.result
+    );
+    let rs = records_once_ended(&log, "cancelled-by-token").await;
+    assert_ended_cancelled_in_a_host_call(&rs, "cancelled-by-token");
+    let rep = verify_file(&log, &VerifyOptions::default()).expect("verify");
+    assert!(rep.ok() && rep.unfinished.is_empty(), "{rep:?}");
+}
+
+#[tokio::test]
+async fn a_call_future_dropped_by_its_caller_keeps_its_host_calls_and_an_end() {
+    let (_dir, log) = temp_log();
+    let rt = audited_runtime_env(&log, AuditOptions::default());
+    let t = load_unsigned(&rt, "hostile-sleep", "", &LoadOptions::default());
+    let opts = CallOptions {
+        call_id: Some("dropped-by-caller".into()),
+        ..Default::default()
+    };
+    let gave_up =
+        tokio::time::timeout(std::time::Duration::from_millis(200), t.run(b"{}", &opts)).await;
+    assert!(gave_up.is_err(), "the sleeper cannot finish");
+    let rs = records_once_ended(&log, "dropped-by-caller").await;
+    assert_ended_cancelled_in_a_host_call(&rs, "dropped-by-caller");
+    let rep = verify_file(&log, &VerifyOptions::default()).expect("verify");
+    assert!(rep.ok() && rep.unfinished.is_empty(), "{rep:?}");
 }
