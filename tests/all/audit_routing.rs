@@ -1,5 +1,6 @@
 //! Host calls reach the record of the call that made them: under concurrency, under an
-//! embedder's own tracing setup, and when a call is stopped inside a host call (timeout, cancel token, or its caller dropping it).
+//! embedder's own tracing setup, and when a call is stopped inside a host call (its timeout,
+//! its cancel token, or its caller dropping the future).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
