@@ -296,11 +296,7 @@ pub(crate) fn write_host_call(
     prev: &Hex64,
 ) -> Hex64 {
     let start = out.len();
-    out.extend_from_slice(b"{\"v\":");
-    push_digits(out, u64::from(SCHEMA_VERSION), 1);
-    out.extend_from_slice(b",\"seq\":");
-    push_digits(out, seq, 1);
-    out.extend_from_slice(b",\"ts\":\"");
+    open_line(out, seq);
     ts.push(out, head.micros(item.at));
     out.push(b'"');
     out.extend_from_slice(&head.ids_json);
@@ -336,14 +332,7 @@ pub(crate) fn write_host_call(
     }
     out.extend_from_slice(b",\"us\":");
     push_digits(out, item.us, 1);
-    out.extend_from_slice(b",\"prev\":\"");
-    out.extend_from_slice(prev);
-    out.push(b'"');
-    let hash = record_hash(&out[start..]);
-    out.extend_from_slice(HASH_MEMBER.as_bytes());
-    out.extend_from_slice(&hash);
-    out.extend_from_slice(b"\"}\n");
-    hash
+    seal_line(out, start, prev)
 }
 
 /// RFC 3339 UTC with microseconds, e.g. `2026-11-25T20:51:03.123456Z`.
@@ -437,11 +426,7 @@ pub(crate) fn write_line(
     prev: &Hex64,
 ) -> Result<Hex64, serde_json::Error> {
     let start = out.len();
-    out.extend_from_slice(b"{\"v\":");
-    push_digits(out, u64::from(SCHEMA_VERSION), 1);
-    out.extend_from_slice(b",\"seq\":");
-    push_digits(out, seq, 1);
-    out.extend_from_slice(b",\"ts\":\"");
+    open_line(out, seq);
     push_ts(out, p.ts);
     out.extend_from_slice(b"\",\"call\":");
     serde_json::to_writer(&mut *out, &*p.call)?;
@@ -452,6 +437,21 @@ pub(crate) fn write_line(
     serde_json::to_writer(&mut *out, &p.body)?;
     out[body_at] = b',';
     out.pop(); // its closing brace
+    Ok(seal_line(out, start, prev))
+}
+
+/// Begin a record line: `{"v":…,"seq":…,"ts":"` (the caller writes the time).
+fn open_line(out: &mut Vec<u8>, seq: u64) {
+    out.extend_from_slice(b"{\"v\":");
+    push_digits(out, u64::from(SCHEMA_VERSION), 1);
+    out.extend_from_slice(b",\"seq\":");
+    push_digits(out, seq, 1);
+    out.extend_from_slice(b",\"ts\":\"");
+}
+
+/// End the record line that begins at `out[start]`: append `prev`, hash the line so far (closed
+/// with `}`), append the hash member and the newline. Returns the hash.
+fn seal_line(out: &mut Vec<u8>, start: usize, prev: &Hex64) -> Hex64 {
     out.extend_from_slice(b",\"prev\":\"");
     out.extend_from_slice(prev);
     out.push(b'"');
@@ -459,7 +459,7 @@ pub(crate) fn write_line(
     out.extend_from_slice(HASH_MEMBER.as_bytes());
     out.extend_from_slice(&hash);
     out.extend_from_slice(b"\"}\n");
-    Ok(hash)
+    hash
 }
 
 /// Split a line into (the bytes that were hashed, without the closing brace; the stored hash).
