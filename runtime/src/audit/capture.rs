@@ -47,7 +47,7 @@ use super::record::{CallHead, Decision, HostBatch, HostCallItem, Site};
 use super::summary::{
     self, ArgValue, DENIALS, MAX_ARG_DEBUG, MAX_RESULT, bounded_debug_into, cap, outcome_of,
 };
-use super::writer::{BATCH, Msg};
+use super::writer::{BATCH, Health, Msg};
 
 /// The span name `bindgen!` gives every traced import (wasmtime 48).
 pub const IMPORT_SPAN: &str = "wit-bindgen import";
@@ -223,6 +223,7 @@ pub(crate) struct CallCapture {
     ids: u64,
     state: Mutex<State>,
     tx: SyncSender<Msg>,
+    health: Arc<Health>,
 }
 
 #[derive(Default)]
@@ -281,7 +282,12 @@ impl Open {
 }
 
 impl CallCapture {
-    pub(crate) fn new(call: Arc<str>, tool: Arc<str>, tx: SyncSender<Msg>) -> Self {
+    pub(crate) fn new(
+        call: Arc<str>,
+        tool: Arc<str>,
+        tx: SyncSender<Msg>,
+        health: Arc<Health>,
+    ) -> Self {
         Self {
             head: Arc::new(CallHead::new(&call, &tool)),
             call,
@@ -292,6 +298,7 @@ impl CallCapture {
                 ..State::default()
             }),
             tx,
+            health,
         }
     }
 
@@ -345,11 +352,15 @@ impl CallCapture {
             std::mem::replace(&mut st.done, Vec::with_capacity(BATCH))
         };
         // Blocks while the writer is behind: back-pressure, never loss. A send fails only when
-        // the writer is gone, and then the sink is marked failed by the runtime.
-        let _ = self.tx.send(Msg::HostCalls(HostBatch {
+        // the writer thread is gone: mark the sink failed, so the call hook refuses the next
+        // host call.
+        let sent = self.tx.send(Msg::HostCalls(HostBatch {
             head: self.head.clone(),
             items: full,
         }));
+        if sent.is_err() {
+            self.health.fail("the audit writer stopped".into());
+        }
         true
     }
 

@@ -301,7 +301,12 @@ impl Audit {
                     .into(),
             ));
         }
-        let capture = Arc::new(CallCapture::new(call.clone(), tool.clone(), tx));
+        let capture = Arc::new(CallCapture::new(
+            call.clone(),
+            tool.clone(),
+            tx,
+            self.inner.health.clone(),
+        ));
         let (action, input) = match start.action {
             Action::Call(i) => ("call", i),
             Action::Describe => ("describe", &[][..]),
