@@ -1,6 +1,6 @@
 //! Host calls reach the record of the call that made them: under concurrency, under an
 //! embedder's own tracing setup, and when a call is stopped inside a host call (its timeout,
-//! its cancel token, or its caller dropping the future).
+//! its cancel token, or its caller dropping the future); and a flood of them stays bounded.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -229,4 +229,52 @@ async fn a_call_future_dropped_by_its_caller_keeps_its_host_calls_and_an_end() {
     assert_ended_cancelled_in_a_host_call(&rs, "dropped-by-caller");
     let rep = verify_file(&log, &VerifyOptions::default()).expect("verify");
     assert!(rep.ok() && rep.unfinished.is_empty(), "{rep:?}");
+}
+
+#[tokio::test]
+async fn a_host_call_flood_is_cut_at_the_limit_and_its_records_stay_small() {
+    // R07: a million calls with a 100 KB path each, against a limit of 2,000 host calls. The
+    // log gets at most that many host-call records, each a few hundred bytes (paths are cut at
+    // 256 bytes), then the limit and the end; the chain verifies.
+    let (dir, log) = temp_log();
+    let rt = audited_runtime_env(&log, AuditOptions::default());
+    let t = storm(&rt, &data_dir(dir.path()));
+    let mut opts = CallOptions::default();
+    opts.limits.host_calls = Some(2_000);
+    let path = format!("/data/{}", "a".repeat(100_000));
+    let input = json!({"n": 1_000_000, "op": "stat", "path": path}).to_string();
+    let out = t.run(input.as_bytes(), &opts).await;
+    assert!(
+        matches!(&out.result, Err(wasmgov::Error::Limit(l)) if l.kind == wasmgov::LimitKind::HostCalls),
+        "{:?}",
+        out.result
+    );
+    let rs = records(&log);
+    let ids = calls(&rs);
+    let hc = host_calls_of(&rs, &ids[0]);
+    assert!(
+        !hc.is_empty() && hc.len() <= 2_000,
+        "{} host-call records",
+        hc.len()
+    );
+    let longest = std::fs::read_to_string(&log)
+        .expect("read")
+        .lines()
+        .filter(|l| l.contains("\"kind\":\"host-call\""))
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    assert!(longest < 1_024, "a host-call record of {longest} bytes");
+    assert!(
+        hc.iter()
+            .any(|r| r["args"]["path"].as_str().is_some_and(|p| p.ends_with('…'))),
+        "the long path is recorded cut"
+    );
+    let limit = rs
+        .iter()
+        .find(|r| r["kind"] == "limit")
+        .expect("limit record");
+    assert_eq!(limit["which"], "host-calls");
+    let rep = verify_file(&log, &VerifyOptions::default()).expect("verify");
+    assert!(rep.ok(), "{rep:?}");
 }
