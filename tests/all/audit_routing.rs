@@ -94,7 +94,7 @@ impl tracing::Subscriber for Greedy {
 }
 
 #[test]
-fn an_embedders_own_subscriber_neither_hides_host_calls_nor_is_replaced_for_good() {
+fn an_embedders_own_subscriber_keeps_its_events_and_cannot_hide_host_calls() {
     let (dir, log) = temp_log();
     let rt = audited_runtime_env(&log, AuditOptions::default());
     let t = storm(&rt, &data_dir(dir.path()));
@@ -110,8 +110,13 @@ fn an_embedders_own_subscriber_neither_hides_host_calls_nor_is_replaced_for_good
         .enable_all()
         .build()
         .expect("tokio");
+    let before = events.load(Ordering::Relaxed);
     let out = exec.block_on(run_ok(&t, json!({"n": 50, "op": "clock"})));
     assert_eq!(out["done"], 50);
+    assert!(
+        events.load(Ordering::Relaxed) >= before + 100,
+        "the embedder still gets the events emitted during the call (a call and a return per import)"
+    );
     let rs = records(&log);
     let ids = calls(&rs);
     assert_eq!(

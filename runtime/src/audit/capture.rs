@@ -175,7 +175,10 @@ fn event_kind(event: &Event<'_>) -> Kind {
     if let Some(k) = cached(meta) {
         return k;
     }
-    let kind = if meta.target() == DECISION_TARGET {
+    let kind = if !wanted(meta) {
+        // Taken only to be passed on to the embedder's subscriber.
+        Kind::Other
+    } else if meta.target() == DECISION_TARGET {
         Kind::Decision
     } else if meta.target().contains("::bindings::") {
         // The message is a literal per callsite: `call` or `return`.
@@ -421,6 +424,16 @@ impl CallCapture {
 thread_local! {
     /// The call whose future this thread is polling.
     static CURRENT: RefCell<Option<Arc<CallCapture>>> = const { RefCell::new(None) };
+    /// The dispatcher this thread had before the call's scope (an embedder's own subscriber),
+    /// which still gets the events emitted during the call.
+    static OUTER: RefCell<Option<Dispatch>> = const { RefCell::new(None) };
+}
+
+fn with_outer<R>(f: impl FnOnce(&Dispatch) -> R) -> Option<R> {
+    OUTER
+        .try_with(|o| o.borrow().as_ref().map(f))
+        .ok()
+        .flatten()
 }
 
 fn with_current<R>(f: impl FnOnce(&CallCapture) -> R) -> Option<R> {
@@ -445,7 +458,9 @@ impl Subscriber for Router {
     }
 
     fn enabled(&self, meta: &Metadata<'_>) -> bool {
-        wanted(meta)
+        // An event the embedder's subscriber wants is taken too, to be passed on to it. Its
+        // spans are not: they are the audit's (imports) or nobody's during the call.
+        wanted(meta) || (meta.is_event() && with_outer(|o| o.enabled(meta)).unwrap_or(false))
     }
 
     fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
@@ -469,6 +484,11 @@ impl Subscriber for Router {
         if !matches!(kind, Kind::Other | Kind::Call { args: false }) {
             with_current(|c| c.event(kind, event));
         }
+        with_outer(|o| {
+            if o.enabled(event.metadata()) {
+                o.event(event);
+            }
+        });
     }
 
     fn enter(&self, _span: &span::Id) {}
@@ -506,18 +526,32 @@ impl<F> Captured<F> {
 /// The current call and dispatcher of this thread while it works for one call.
 struct Scope {
     prev: Option<Arc<CallCapture>>,
+    prev_outer: Option<Dispatch>,
     _dispatch: tracing::dispatcher::DefaultGuard,
 }
 
 impl Scope {
     fn enter(capture: &Arc<CallCapture>) -> Self {
+        // The embedder's dispatcher, if any: in a nested scope, the one the outer scope kept;
+        // never the no-op one.
+        let outer = tracing::dispatcher::get_default(|d| {
+            if d.is::<Router>() {
+                with_outer(Dispatch::clone)
+            } else if d.is::<tracing::subscriber::NoSubscriber>() {
+                None
+            } else {
+                Some(d.clone())
+            }
+        });
         let dispatch = tracing::dispatcher::set_default(&DISPATCH);
         let prev = CURRENT
             .try_with(|c| c.replace(Some(capture.clone())))
             .ok()
             .flatten();
+        let prev_outer = OUTER.try_with(|o| o.replace(outer)).ok().flatten();
         Self {
             prev,
+            prev_outer,
             _dispatch: dispatch,
         }
     }
@@ -527,6 +561,8 @@ impl Drop for Scope {
     fn drop(&mut self) {
         let prev = self.prev.take();
         let _ = CURRENT.try_with(|c| c.replace(prev));
+        let prev_outer = self.prev_outer.take();
+        let _ = OUTER.try_with(|o| o.replace(prev_outer));
     }
 }
 
