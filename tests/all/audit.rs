@@ -465,6 +465,51 @@ fn storm_cli_args(audit: &Path, input: &str) -> Vec<String> {
 }
 
 #[test]
+fn processes_appending_to_one_log_keep_one_chain() {
+    // Four `wasmgov run` processes and this process's runtime append to the same file at once:
+    // every append is under the file lock and continues the chain from the file's last line, so
+    // the result is one valid chain holding every call whole.
+    let (dir, log) = temp_log();
+    let children: Vec<std::thread::JoinHandle<(i32, String)>> = (0..4)
+        .map(|i| {
+            let args = storm_cli_args(&log, &format!(r#"{{"n":{},"op":"clock"}}"#, 600 + i));
+            std::thread::spawn(move || {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let (code, _, err) = crate::support::run(&args);
+                (code, err)
+            })
+        })
+        .collect();
+    let rt = audited_runtime_env(&log, AuditOptions::default());
+    let t = storm(&rt, &data_dir(dir.path()));
+    let exec = tokio::runtime::Runtime::new().expect("tokio");
+    for _ in 0..3 {
+        exec.block_on(run_ok(&t, json!({"n": 700, "op": "clock"})));
+    }
+    for c in children {
+        let (code, err) = c.join().expect("child");
+        assert_eq!(code, 0, "{err}");
+    }
+    let rep = verify_file(&log, &VerifyOptions::default()).expect("verify");
+    assert!(rep.ok(), "{rep:?}");
+    assert!(rep.unfinished.is_empty(), "{:?}", rep.unfinished);
+    let rs = records(&log);
+    let ids = calls(&rs);
+    assert_eq!(ids.len(), 7);
+    let mut counts: Vec<usize> = ids
+        .iter()
+        .map(|id| {
+            host_calls_of(&rs, id)
+                .iter()
+                .filter(|r| r["func"] == "now")
+                .count()
+        })
+        .collect();
+    counts.sort_unstable();
+    assert_eq!(counts, vec![600, 601, 602, 603, 700, 700, 700]);
+}
+
+#[test]
 fn cli_run_writes_the_log_that_audit_verify_and_show_read() {
     let (dir, log) = temp_log();
     let (sk, _) = wasmgov::signature::keygen("operator").expect("key");
