@@ -146,14 +146,26 @@ fn show(a: AuditShowArgs) -> anyhow::Result<i32> {
         call: a.call.clone(),
         decision: a.decision.clone(),
     };
-    let records = show::read(std::io::BufReader::new(f), &filter)
-        .map_err(|e| usage(format!("{}: {e}", a.file.display()), None))?;
+    let reader = std::io::BufReader::new(f);
     let mut out = std::io::stdout().lock();
+    let unreadable = |e: String| usage(format!("{}: {e}", a.file.display()), None);
     if a.json {
-        for (line, _) in &records {
-            writeln!(out, "{line}")?;
+        // Streamed: a log of any size, and `| head` stops it early.
+        let mut write_failed: Option<std::io::Error> = None;
+        let read = show::for_each(reader, &filter, |line, _| {
+            writeln!(out, "{line}").map_err(|e| {
+                write_failed = Some(e);
+                String::new()
+            })
+        });
+        match (read, write_failed) {
+            (Ok(()), _) => {}
+            (Err(_), Some(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            (Err(_), Some(e)) => return Err(e.into()),
+            (Err(e), None) => return Err(unreadable(e)),
         }
     } else {
+        let records = show::read(reader, &filter).map_err(unreadable)?;
         out.write_all(show::table(&records).as_bytes())?;
     }
     Ok(0)

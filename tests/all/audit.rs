@@ -510,6 +510,39 @@ fn processes_appending_to_one_log_keep_one_chain() {
 }
 
 #[test]
+fn audit_show_json_streams_and_stops_quietly_when_its_reader_does() {
+    // `audit show --json LOG | head` on a large log: the first lines come out, and when the
+    // reader goes away the command ends with 0 instead of an error about the closed pipe.
+    let (dir, log) = temp_log();
+    let args = storm_cli_args(&log, r#"{"n":20000,"op":"clock"}"#);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, _, err) = crate::support::run(&args);
+    assert_eq!(code, 0, "{err}");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("wasmgov"))
+        .args(["audit", "show", "--json"])
+        .arg(&log)
+        .env("HOME", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut first = String::new();
+    {
+        let stdout = child.stdout.take().expect("stdout");
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut first)
+            .expect("read");
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert!(first.contains("\"seq\":0"), "{first}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn cli_run_writes_the_log_that_audit_verify_and_show_read() {
     let (dir, log) = temp_log();
     let (sk, _) = wasmgov::signature::keygen("operator").expect("key");

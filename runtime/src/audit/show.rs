@@ -43,10 +43,14 @@ impl Filter {
     }
 }
 
-/// Read every record of `r` that passes `filter`, as (the line as written, its parsed form).
-/// A line that is not JSON is an error naming it.
-pub fn read(r: impl BufRead, filter: &Filter) -> Result<Vec<(String, Value)>, String> {
-    let mut out = Vec::new();
+/// Hand every record of `r` that passes `filter` to `f`, in order, as (the line as written, its
+/// parsed form), one at a time: a log of any size streams through. A line that is not JSON is
+/// an error naming it; so is an error `f` returns.
+pub fn for_each(
+    r: impl BufRead,
+    filter: &Filter,
+    mut f: impl FnMut(String, Value) -> Result<(), String>,
+) -> Result<(), String> {
     for (i, line) in r.lines().enumerate() {
         let line = line.map_err(|e| format!("line {}: {e}", i + 1))?;
         if line.is_empty() {
@@ -55,9 +59,20 @@ pub fn read(r: impl BufRead, filter: &Filter) -> Result<Vec<(String, Value)>, St
         let v: Value = serde_json::from_str(&line)
             .map_err(|e| format!("line {}: not a record: {e}", i + 1))?;
         if filter.matches(&v) {
-            out.push((line, v));
+            f(line, v)?;
         }
     }
+    Ok(())
+}
+
+/// Read every record of `r` that passes `filter`, as (the line as written, its parsed form).
+/// A line that is not JSON is an error naming it.
+pub fn read(r: impl BufRead, filter: &Filter) -> Result<Vec<(String, Value)>, String> {
+    let mut out = Vec::new();
+    for_each(r, filter, |line, v| {
+        out.push((line, v));
+        Ok(())
+    })?;
     Ok(out)
 }
 
