@@ -135,38 +135,65 @@ fn verify(a: AuditVerifyArgs) -> anyhow::Result<i32> {
 }
 
 fn show(a: AuditShowArgs) -> anyhow::Result<i32> {
-    let f = std::fs::File::open(&a.file).map_err(|e| {
-        usage(
-            format!("cannot read audit log {}: {e}", a.file.display()),
-            None,
-        )
-    })?;
+    let open = || {
+        std::fs::File::open(&a.file)
+            .map(std::io::BufReader::new)
+            .map_err(|e| {
+                usage(
+                    format!("cannot read audit log {}: {e}", a.file.display()),
+                    None,
+                )
+            })
+    };
     let filter = Filter {
         tool: a.tool.clone(),
         call: a.call.clone(),
         decision: a.decision.clone(),
     };
-    let reader = std::io::BufReader::new(f);
-    let mut out = std::io::stdout().lock();
     let unreadable = |e: String| usage(format!("{}: {e}", a.file.display()), None);
-    if a.json {
-        // Streamed: a log of any size, and `| head` stops it early.
-        let mut write_failed: Option<std::io::Error> = None;
-        let read = show::for_each(reader, &filter, |line, _| {
-            writeln!(out, "{line}").map_err(|e| {
-                write_failed = Some(e);
-                String::new()
-            })
-        });
-        match (read, write_failed) {
-            (Ok(()), _) => {}
-            (Err(_), Some(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-            (Err(_), Some(e)) => return Err(e.into()),
-            (Err(e), None) => return Err(unreadable(e)),
-        }
-    } else {
-        let records = show::read(reader, &filter).map_err(unreadable)?;
-        out.write_all(show::table(&records).as_bytes())?;
+    // Streamed either way, so a log of any size goes through in constant memory. The table
+    // reads the file twice: once for the column widths, once to print.
+    let mut layout = show::Layout::default();
+    let mut rows = 0usize;
+    if !a.json {
+        show::for_each(open()?, &filter, |_, v| {
+            layout.fit(&show::row(&v).1);
+            rows += 1;
+            Ok(())
+        })
+        .map_err(unreadable)?;
     }
-    Ok(0)
+    let mut out = std::io::stdout().lock();
+    let mut write_failed: Option<std::io::Error> = None;
+    let mut emit = |text: &str| {
+        out.write_all(text.as_bytes()).map_err(|e| {
+            write_failed = Some(e);
+            String::new()
+        })
+    };
+    let log = open()?;
+    let read = if a.json {
+        show::for_each(log, &filter, |line, _| emit(&format!("{line}\n")))
+    } else {
+        let header = layout.header();
+        emit(&header).and_then(|()| {
+            // Only the rows measured: a live log may have grown since.
+            let mut left = rows;
+            show::for_each(log, &filter, |_, v| {
+                if left == 0 {
+                    return Ok(());
+                }
+                left -= 1;
+                let (call, cells) = show::row(&v);
+                emit(&layout.line(&call, &cells))
+            })
+        })
+    };
+    match (read, write_failed) {
+        (Ok(()), _) => Ok(0),
+        // The reader went away (`| head`): done.
+        (Err(_), Some(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        (Err(_), Some(e)) => Err(e.into()),
+        (Err(e), None) => Err(unreadable(e)),
+    }
 }

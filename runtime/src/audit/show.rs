@@ -76,121 +76,165 @@ pub fn read(r: impl BufRead, filter: &Filter) -> Result<Vec<(String, Value)>, St
     Ok(out)
 }
 
-/// A table of `records` for a terminal: one line per record, calls separated by a blank line.
-pub fn table(records: &[(String, Value)]) -> String {
-    let mut rows: Vec<[String; 7]> = Vec::with_capacity(records.len() + 1);
-    rows.push(["SEQ", "TIME", "CALL", "TOOL", "EVENT", "DECISION", "DETAIL"].map(String::from));
-    let mut breaks = Vec::new();
-    let mut last_call = String::new();
-    for (_, r) in records {
-        let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-        let n = |k: &str| r.get(k).and_then(Value::as_u64).unwrap_or(0);
-        let call = s("call");
-        if !last_call.is_empty() && call != last_call {
-            breaks.push(rows.len());
+/// The column titles.
+const HEADER: [&str; 7] = ["SEQ", "TIME", "CALL", "TOOL", "EVENT", "DECISION", "DETAIL"];
+
+/// One record as a table row: its call id and its seven cells.
+pub fn row(r: &Value) -> (String, [String; 7]) {
+    let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let n = |k: &str| r.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let call = s("call");
+    let kind = s("kind");
+    let (event, decision, detail) = match kind.as_str() {
+        "host-call" => {
+            let args = r
+                .get("args")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("?")))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default();
+            let mut detail = format!("{} {}", s("func"), args).trim().to_string();
+            detail.push_str(&format!(" -> {} ({} µs)", s("outcome"), n("us")));
+            if let Some(reason) = r.get("reason").and_then(Value::as_str) {
+                detail.push_str(&format!(" [{reason}]"));
+            }
+            (s("iface"), s("decision"), detail)
         }
-        last_call.clone_from(&call);
-        let kind = s("kind");
-        let (event, decision, detail) = match kind.as_str() {
-            "host-call" => {
-                let args = r
-                    .get("args")
-                    .and_then(Value::as_object)
-                    .map(|m| {
-                        m.iter()
-                            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("?")))
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    })
-                    .unwrap_or_default();
-                let mut detail = format!("{} {}", s("func"), args).trim().to_string();
-                detail.push_str(&format!(" -> {} ({} µs)", s("outcome"), n("us")));
-                if let Some(reason) = r.get("reason").and_then(Value::as_str) {
-                    detail.push_str(&format!(" [{reason}]"));
+        "load" => {
+            let mut d = format!("component {}", short(&s("component_sha256")));
+            match r.get("signer").and_then(Value::as_str) {
+                Some(fp) => d.push_str(&format!(", signed by {fp}")),
+                None if r.get("unsigned").and_then(Value::as_bool) == Some(true) => {
+                    d.push_str(", UNSIGNED manifest (--allow-unsigned)")
                 }
-                (s("iface"), s("decision"), detail)
+                None if r.get("manifest_sha256").is_none() => d.push_str(", no manifest"),
+                None => {}
             }
-            "load" => {
-                let mut d = format!("component {}", short(&s("component_sha256")));
-                match r.get("signer").and_then(Value::as_str) {
-                    Some(fp) => d.push_str(&format!(", signed by {fp}")),
-                    None if r.get("unsigned").and_then(Value::as_bool) == Some(true) => {
-                        d.push_str(", UNSIGNED manifest (--allow-unsigned)")
-                    }
-                    None if r.get("manifest_sha256").is_none() => d.push_str(", no manifest"),
-                    None => {}
-                }
-                d.push_str(&format!(", policy {}", short(&s("policy_sha256"))));
-                ("load".into(), String::new(), d)
-            }
-            "start" => (
-                "start".into(),
-                String::new(),
-                format!(
-                    "{} input {} bytes sha256 {}",
-                    s("action"),
-                    n("input_size"),
-                    short(&s("input_sha256"))
-                ),
+            d.push_str(&format!(", policy {}", short(&s("policy_sha256"))));
+            ("load".into(), String::new(), d)
+        }
+        "start" => (
+            "start".into(),
+            String::new(),
+            format!(
+                "{} input {} bytes sha256 {}",
+                s("action"),
+                n("input_size"),
+                short(&s("input_sha256"))
             ),
-            "limit" => (
-                "limit".into(),
-                String::new(),
-                format!("{}: limit {}, used {}", s("which"), n("limit"), n("used")),
+        ),
+        "limit" => (
+            "limit".into(),
+            String::new(),
+            format!("{}: limit {}, used {}", s("which"), n("limit"), n("used")),
+        ),
+        "end" => (
+            "end".into(),
+            String::new(),
+            format!(
+                "{} (exit {}) fuel {} memory {} host calls {} output {} in {} µs",
+                s("outcome"),
+                r.get("exit").and_then(Value::as_i64).unwrap_or(0),
+                n("fuel"),
+                n("peak_memory"),
+                n("host_calls"),
+                n("output"),
+                n("us")
             ),
-            "end" => (
-                "end".into(),
-                String::new(),
-                format!(
-                    "{} (exit {}) fuel {} memory {} host calls {} output {} in {} µs",
-                    s("outcome"),
-                    r.get("exit").and_then(Value::as_i64).unwrap_or(0),
-                    n("fuel"),
-                    n("peak_memory"),
-                    n("host_calls"),
-                    n("output"),
-                    n("us")
-                ),
-            ),
-            "checkpoint" => (
-                "checkpoint".into(),
-                String::new(),
-                format!("head {} signed by {}", short(&s("head")), s("key")),
-            ),
-            other => (other.to_string(), String::new(), String::new()),
-        };
-        let ts = s("ts");
-        let time = ts.get(11..23).unwrap_or(&ts).to_string();
-        rows.push([
-            n("seq").to_string(),
-            time,
-            short(&call),
-            s("tool"),
-            event,
-            decision,
-            detail,
-        ]);
+        ),
+        "checkpoint" => (
+            "checkpoint".into(),
+            String::new(),
+            format!("head {} signed by {}", short(&s("head")), s("key")),
+        ),
+        other => (other.to_string(), String::new(), String::new()),
+    };
+    let ts = s("ts");
+    let time = ts.get(11..23).unwrap_or(&ts).to_string();
+    let cells = [
+        n("seq").to_string(),
+        time,
+        short(&call),
+        s("tool"),
+        event,
+        decision,
+        detail,
+    ];
+    (call, cells)
+}
+
+/// Lays rows out in columns once their widths are known (`fit` every row first, then `line`
+/// each), with a blank line between calls. Two passes over a log, so a log of any size
+/// streams through.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    widths: [usize; 6],
+    last_call: Option<String>,
+}
+
+impl Default for Layout {
+    fn default() -> Self {
+        let mut widths = [0; 6];
+        for (w, h) in widths.iter_mut().zip(HEADER) {
+            *w = h.chars().count();
+        }
+        Self {
+            widths,
+            last_call: None,
+        }
     }
-    let mut widths = [0usize; 6];
-    for r in &rows {
-        for (w, c) in widths.iter_mut().zip(r.iter()) {
+}
+
+impl Layout {
+    /// Widen the columns to hold `cells`.
+    pub fn fit(&mut self, cells: &[String; 7]) {
+        for (w, c) in self.widths.iter_mut().zip(cells.iter()) {
             *w = (*w).max(c.chars().count());
         }
     }
-    let mut out = String::new();
-    for (i, r) in rows.iter().enumerate() {
-        if breaks.contains(&i) {
-            out.push('\n');
-        }
-        for (w, c) in widths.iter().zip(r.iter()) {
+
+    /// The title line.
+    pub fn header(&self) -> String {
+        self.cells(&HEADER.map(String::from))
+    }
+
+    /// The line of a row of call `call` (after a blank line when the call changed).
+    pub fn line(&mut self, call: &str, cells: &[String; 7]) -> String {
+        let brk = self.last_call.as_deref().is_some_and(|l| l != call);
+        self.last_call = Some(call.to_string());
+        let line = self.cells(cells);
+        if brk { format!("\n{line}") } else { line }
+    }
+
+    fn cells(&self, cells: &[String; 7]) -> String {
+        let mut out = String::new();
+        for (w, c) in self.widths.iter().zip(cells.iter()) {
             out.push_str(c);
             for _ in c.chars().count()..=*w {
                 out.push(' ');
             }
         }
-        out.push_str(&r[6]);
+        out.push_str(&cells[6]);
         out.truncate(out.trim_end().len());
         out.push('\n');
+        out
+    }
+}
+
+/// A table of `records` for a terminal: one line per record, calls separated by a blank line.
+pub fn table(records: &[(String, Value)]) -> String {
+    let rows: Vec<(String, [String; 7])> = records.iter().map(|(_, r)| row(r)).collect();
+    let mut layout = Layout::default();
+    for (_, cells) in &rows {
+        layout.fit(cells);
+    }
+    let mut out = layout.header();
+    for (call, cells) in &rows {
+        out.push_str(&layout.line(call, cells));
     }
     out
 }
@@ -202,6 +246,29 @@ fn short(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_table_aligns_columns_and_separates_calls() {
+        let rec = |seq: u64, call: &str, kind: &str| {
+            let v = serde_json::json!({"seq": seq, "ts": "2026-11-26T02:52:03.977123Z",
+                "call": call, "tool": "t@1", "kind": kind, "iface": "wasi:clocks/monotonic-clock",
+                "func": "now", "decision": "allow", "outcome": "ok", "us": 1});
+            (v.to_string(), v)
+        };
+        let t = table(&[
+            rec(0, "A", "start"),
+            rec(1, "A", "host-call"),
+            rec(2, "B", "start"),
+        ]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 5, "{t}");
+        assert!(lines[0].starts_with("SEQ TIME"), "{t}");
+        assert_eq!(lines[3], "", "a blank line between calls: {t}");
+        // Every row's EVENT column starts where the header's does.
+        let at = lines[0].find("EVENT").unwrap_or(0);
+        assert_eq!(lines[2].find("wasi:clocks"), Some(at), "{t}");
+        assert!(lines[2].ends_with("now -> ok (1 µs)"), "{t}");
+    }
 
     #[test]
     fn filters_by_tool_call_prefix_and_decision() {
