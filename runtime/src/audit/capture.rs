@@ -166,7 +166,8 @@ fn span_kind(attrs: &span::Attributes<'_>) -> Kind {
     attrs.record(&mut f);
     let iface =
         summary::interface_of_target(meta.target()).unwrap_or_else(|| meta.target().to_string());
-    let site: &'static Site = Box::leak(Box::new(Site::new(iface, f.0.unwrap_or_default())));
+    let func = f.0.unwrap_or_default();
+    let site: &'static Site = Box::leak(Box::new(Site::new(&iface, &func)));
     remember(meta, Kind::Import(site))
 }
 

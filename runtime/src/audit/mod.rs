@@ -210,21 +210,20 @@ impl Audit {
         )
     }
 
-    /// Write `msgs` on this thread, without a hop to the writer thread. `wait`: wait for the
-    /// writer if it is busy; otherwise a busy writer hands `msgs` back untouched.
-    fn write_here(
-        &self,
-        mut msgs: Vec<Msg>,
-        wait: bool,
-    ) -> Result<Result<(), AuditError>, Vec<Msg>> {
-        let mut w = if wait {
-            writer::lock(&self.inner.core)
-        } else {
-            match self.inner.core.try_lock() {
-                Ok(w) => w,
-                Err(TryLockError::Poisoned(p)) => p.into_inner(),
-                Err(TryLockError::WouldBlock) => return Err(msgs),
-            }
+    /// Write `msgs` on this thread, without a hop to the writer thread, waiting for the writer
+    /// if another thread holds it.
+    fn write_here(&self, mut msgs: Vec<Msg>) -> Result<(), AuditError> {
+        writer::lock(&self.inner.core)
+            .serve(&mut msgs)
+            .map_err(AuditError::Write)
+    }
+
+    /// [`Self::write_here`] if the writer is free; a busy writer hands `msgs` back untouched.
+    fn try_write_here(&self, mut msgs: Vec<Msg>) -> Result<Result<(), AuditError>, Vec<Msg>> {
+        let mut w = match self.inner.core.try_lock() {
+            Ok(w) => w,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return Err(msgs),
         };
         Ok(w.serve(&mut msgs).map_err(AuditError::Write))
     }
@@ -253,7 +252,7 @@ impl Audit {
 
     /// Write `msgs` on this thread if the writer is free, else through the writer thread.
     async fn write_soon(&self, msgs: Vec<Msg>) -> Result<(), AuditError> {
-        match self.write_here(msgs, false) {
+        match self.try_write_here(msgs) {
             Ok(r) => r,
             Err(msgs) => self.write_via_thread(msgs).await,
         }
@@ -278,10 +277,7 @@ impl Audit {
             sync: self.inner.fsync,
             ack: None,
         };
-        match self.write_here(vec![Msg::Records(vec![load]), flush], true) {
-            Ok(r) => r?,
-            Err(_) => return Err(self.failed()),
-        }
+        self.write_here(vec![Msg::Records(vec![load]), flush])?;
         Ok(id)
     }
 

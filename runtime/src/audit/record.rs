@@ -138,33 +138,29 @@ pub struct Pending {
     pub body: Body,
 }
 
-/// The interface and function of one import callsite, and their JSON members ready to append.
+/// One import callsite: its interface and function as the JSON members every record of it
+/// carries, ready to append.
 #[derive(Debug)]
-pub struct Site {
-    /// Full interface name, e.g. `wasi:filesystem/types`.
-    pub iface: String,
-    /// WIT function name, e.g. `[method]descriptor.open-at`.
-    pub func: String,
+pub(crate) struct Site {
     /// `,"kind":"host-call","iface":…,"func":…`.
     json: Box<[u8]>,
     /// Why the host refuses every call of this function, whatever the grant.
-    pub refused: Option<&'static str>,
+    pub(crate) refused: Option<&'static str>,
 }
 
 impl Site {
-    /// The site of `func` in `iface`.
-    pub fn new(iface: String, func: String) -> Self {
+    /// The site of `func` in `iface` (e.g. `wasi:filesystem/types`,
+    /// `[method]descriptor.open-at`).
+    pub(crate) fn new(iface: &str, func: &str) -> Self {
         let mut json = b",\"kind\":\"host-call\",\"iface\":".to_vec();
-        push_json_str(&mut json, &iface);
+        push_json_str(&mut json, iface);
         json.extend_from_slice(b",\"func\":");
-        push_json_str(&mut json, &func);
+        push_json_str(&mut json, func);
         let refused = wasmgov_host_api::net::ALWAYS_REFUSED
             .iter()
             .find(|(i, f, _)| *i == iface && *f == func)
             .map(|(_, _, why)| *why);
         Self {
-            iface,
-            func,
             json: json.into(),
             refused,
         }
@@ -538,10 +534,7 @@ mod tests {
     #[test]
     fn a_host_call_line_is_json_with_a_hash_over_its_bytes() {
         static SITE: std::sync::LazyLock<Site> = std::sync::LazyLock::new(|| {
-            Site::new(
-                "wasi:filesystem/types".into(),
-                "[method]descriptor.open-at".into(),
-            )
+            Site::new("wasi:filesystem/types", "[method]descriptor.open-at")
         });
         let head = CallHead::new("C\"1", "t@1");
         let item = HostCallItem {

@@ -65,17 +65,6 @@ pub fn for_each(
     Ok(())
 }
 
-/// Read every record of `r` that passes `filter`, as (the line as written, its parsed form).
-/// A line that is not JSON is an error naming it.
-pub fn read(r: impl BufRead, filter: &Filter) -> Result<Vec<(String, Value)>, String> {
-    let mut out = Vec::new();
-    for_each(r, filter, |line, v| {
-        out.push((line, v));
-        Ok(())
-    })?;
-    Ok(out)
-}
-
 /// The column titles.
 const HEADER: [&str; 7] = ["SEQ", "TIME", "CALL", "TOOL", "EVENT", "DECISION", "DETAIL"];
 

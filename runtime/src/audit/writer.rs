@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use super::AuditError;
 use super::checkpoint::CheckpointKey;
-use super::record::{self, Body, GENESIS_HEX, Hex64, HostBatch, Pending, TsCache};
+use super::record::{self, Body, GENESIS_HEX, Hex64, HostBatch, HostCallItem, Pending, TsCache};
 
 /// Records per message sent to the writer, and messages the channel holds before senders wait.
 pub(crate) const BATCH: usize = 256;
@@ -250,7 +250,6 @@ impl Writer {
                 }
             }
             self.buf.clear();
-            let mut written = Vec::new();
             let mut sync = false;
             let mut head = self.head.clone();
             for m in items {
@@ -261,21 +260,8 @@ impl Writer {
                         }
                     }
                     Msg::HostCalls(b) => {
-                        written.push(&b.head);
                         for item in &b.items {
-                            let seq = head.next_seq();
-                            let hash = record::write_host_call(
-                                &mut self.buf,
-                                &mut self.ts,
-                                &b.head,
-                                item,
-                                seq,
-                                &head.hash,
-                            );
-                            head = Head {
-                                seq: Some(seq),
-                                hash,
-                            };
+                            head = self.host_line(b, item, &head);
                         }
                     }
                     Msg::Shutdown => sync = true,
@@ -317,8 +303,10 @@ impl Writer {
             }
             self.known_len = self.known_len.map(|l| l + self.buf.len() as u64);
             self.head = head;
-            for h in written {
-                h.batch_written();
+            for m in items {
+                if let Msg::HostCalls(b) = m {
+                    b.head.batch_written();
+                }
             }
             Ok(())
         })();
@@ -344,6 +332,22 @@ impl Writer {
             let _ = unsafe {
                 libc::sync_file_range(self.file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE)
             };
+        }
+    }
+
+    fn host_line(&mut self, batch: &HostBatch, item: &HostCallItem, head: &Head) -> Head {
+        let seq = head.next_seq();
+        let hash = record::write_host_call(
+            &mut self.buf,
+            &mut self.ts,
+            &batch.head,
+            item,
+            seq,
+            &head.hash,
+        );
+        Head {
+            seq: Some(seq),
+            hash,
         }
     }
 
