@@ -160,25 +160,23 @@ async fn a_call_stopped_inside_a_host_call_records_that_call_as_cancelled() {
     assert!(rep.ok(), "{rep:?}");
 }
 
-/// The records of the call `id` once its `end` is in the log (a call dropped by its caller is
-/// written without anyone waiting for it).
-async fn records_once_ended(log: &std::path::Path, id: &str) -> Vec<Value> {
+/// Once the `end` of call `id` is in the log (a call dropped by its caller is written without
+/// anyone waiting for it): its last host call is the one it was blocked in, `cancelled`; it
+/// runs from `start` to a `cancelled` end; the whole log verifies with no call left open.
+async fn expect_ended_cancelled_in_a_host_call(log: &std::path::Path, id: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    let rs = loop {
         let rs = records(log);
         if rs.iter().any(|r| r["call"] == id && r["kind"] == "end") {
-            return rs;
+            break rs;
         }
         assert!(
             std::time::Instant::now() < deadline,
             "no end record for {id}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
-
-fn assert_ended_cancelled_in_a_host_call(rs: &[Value], id: &str) {
-    let hc = host_calls_of(rs, id);
+    };
+    let hc = host_calls_of(&rs, id);
     let last = hc.last().expect("the sleep's host calls are recorded");
     assert_eq!(last["outcome"], "cancelled", "{hc:#?}");
     let mine: Vec<&Value> = rs.iter().filter(|r| r["call"] == id).collect();
@@ -188,6 +186,8 @@ fn assert_ended_cancelled_in_a_host_call(rs: &[Value], id: &str) {
         (&end["kind"], &end["outcome"]),
         (&json!("end"), &json!("cancelled"))
     );
+    let rep = verify_file(log, &VerifyOptions::default()).expect("verify");
+    assert!(rep.ok() && rep.unfinished.is_empty(), "{rep:?}");
 }
 
 #[tokio::test]
@@ -212,10 +212,7 @@ async fn a_call_cancelled_by_its_token_keeps_its_host_calls_and_an_end() {
         "{:?}",
         out.result
     );
-    let rs = records_once_ended(&log, "cancelled-by-token").await;
-    assert_ended_cancelled_in_a_host_call(&rs, "cancelled-by-token");
-    let rep = verify_file(&log, &VerifyOptions::default()).expect("verify");
-    assert!(rep.ok() && rep.unfinished.is_empty(), "{rep:?}");
+    expect_ended_cancelled_in_a_host_call(&log, "cancelled-by-token").await;
 }
 
 #[tokio::test]
@@ -230,10 +227,7 @@ async fn a_call_future_dropped_by_its_caller_keeps_its_host_calls_and_an_end() {
     let gave_up =
         tokio::time::timeout(std::time::Duration::from_millis(200), t.run(b"{}", &opts)).await;
     assert!(gave_up.is_err(), "the sleeper cannot finish");
-    let rs = records_once_ended(&log, "dropped-by-caller").await;
-    assert_ended_cancelled_in_a_host_call(&rs, "dropped-by-caller");
-    let rep = verify_file(&log, &VerifyOptions::default()).expect("verify");
-    assert!(rep.ok() && rep.unfinished.is_empty(), "{rep:?}");
+    expect_ended_cancelled_in_a_host_call(&log, "dropped-by-caller").await;
 }
 
 #[tokio::test]

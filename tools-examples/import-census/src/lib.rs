@@ -52,6 +52,21 @@ impl Census {
     }
 }
 
+/// Note the call `$func` of `$iface` in the census `$c`, then make it: the name is recorded
+/// right before the host call it names.
+macro_rules! call {
+    ($c:ident, $iface:expr, $func:literal => $call:expr) => {{
+        $c.hit($iface, $func);
+        $call
+    }};
+}
+
+const MONOTONIC: &str = "wasi:clocks/monotonic-clock";
+const WALL_CLOCK: &str = "wasi:clocks/wall-clock";
+const RANDOM: &str = "wasi:random/random";
+const INSECURE: &str = "wasi:random/insecure";
+const ENVIRONMENT: &str = "wasi:cli/environment";
+const TCP: &str = "wasi:sockets/tcp";
 const FS: &str = "wasi:filesystem/types";
 const STREAMS: &str = "wasi:io/streams";
 const POLL: &str = "wasi:io/poll";
@@ -65,99 +80,66 @@ fn import_census(input: Input) -> Result<Output, ToolError> {
     filesystem(&mut c, &input.dir)?;
     sockets(&mut c);
     http(&mut c);
-    c.hit("wasmgov:tool/host", "log");
-    wasmgov_sdk::log::info("census done");
+    call!(c, "wasmgov:tool/host", "log" => wasmgov_sdk::log::info("census done"));
     Ok(Output { calls: c.0 })
 }
 
 fn clocks(c: &mut Census) {
-    c.hit("wasi:clocks/monotonic-clock", "now");
-    let now = monotonic_clock::now();
-    c.hit("wasi:clocks/monotonic-clock", "resolution");
-    let _ = monotonic_clock::resolution();
-    c.hit("wasi:clocks/monotonic-clock", "subscribe-duration");
-    let soon = monotonic_clock::subscribe_duration(1_000_000);
-    c.hit("wasi:clocks/monotonic-clock", "subscribe-instant");
-    let past = monotonic_clock::subscribe_instant(now);
-    c.hit(POLL, "[method]pollable.ready");
-    let _ = past.ready();
-    c.hit(POLL, "poll");
-    let _ = poll::poll(&[&soon, &past]);
-    c.hit(POLL, "[method]pollable.block");
-    soon.block();
-    c.hit("wasi:clocks/wall-clock", "now");
-    let _ = wall_clock::now();
-    c.hit("wasi:clocks/wall-clock", "resolution");
-    let _ = wall_clock::resolution();
+    let now = call!(c, MONOTONIC, "now" => monotonic_clock::now());
+    let _ = call!(c, MONOTONIC, "resolution" => monotonic_clock::resolution());
+    let soon = call!(c, MONOTONIC, "subscribe-duration" =>
+        monotonic_clock::subscribe_duration(1_000_000));
+    let past = call!(c, MONOTONIC, "subscribe-instant" => monotonic_clock::subscribe_instant(now));
+    let _ = call!(c, POLL, "[method]pollable.ready" => past.ready());
+    let _ = call!(c, POLL, "poll" => poll::poll(&[&soon, &past]));
+    call!(c, POLL, "[method]pollable.block" => soon.block());
+    let _ = call!(c, WALL_CLOCK, "now" => wall_clock::now());
+    let _ = call!(c, WALL_CLOCK, "resolution" => wall_clock::resolution());
 }
 
 fn randomness(c: &mut Census) {
-    c.hit("wasi:random/random", "get-random-bytes");
-    let _ = random::get_random_bytes(8);
-    c.hit("wasi:random/random", "get-random-u64");
-    let _ = random::get_random_u64();
-    c.hit("wasi:random/insecure", "get-insecure-random-bytes");
-    let _ = insecure::get_insecure_random_bytes(8);
-    c.hit("wasi:random/insecure", "get-insecure-random-u64");
-    let _ = insecure::get_insecure_random_u64();
-    c.hit("wasi:random/insecure-seed", "insecure-seed");
-    let _ = insecure_seed::insecure_seed();
+    let _ = call!(c, RANDOM, "get-random-bytes" => random::get_random_bytes(8));
+    let _ = call!(c, RANDOM, "get-random-u64" => random::get_random_u64());
+    let _ = call!(c, INSECURE, "get-insecure-random-bytes" =>
+        insecure::get_insecure_random_bytes(8));
+    let _ = call!(c, INSECURE, "get-insecure-random-u64" => insecure::get_insecure_random_u64());
+    let _ = call!(c, "wasi:random/insecure-seed", "insecure-seed" =>
+        insecure_seed::insecure_seed());
 }
 
 fn cli(c: &mut Census) {
-    c.hit("wasi:cli/environment", "get-environment");
-    let _ = environment::get_environment();
-    c.hit("wasi:cli/environment", "get-arguments");
-    let _ = environment::get_arguments();
-    c.hit("wasi:cli/environment", "initial-cwd");
-    let _ = environment::initial_cwd();
-    c.hit("wasi:cli/terminal-stdin", "get-terminal-stdin");
-    let _ = terminal_stdin::get_terminal_stdin();
-    c.hit("wasi:cli/terminal-stdout", "get-terminal-stdout");
-    let _ = terminal_stdout::get_terminal_stdout();
-    c.hit("wasi:cli/terminal-stderr", "get-terminal-stderr");
-    let _ = terminal_stderr::get_terminal_stderr();
+    let _ = call!(c, ENVIRONMENT, "get-environment" => environment::get_environment());
+    let _ = call!(c, ENVIRONMENT, "get-arguments" => environment::get_arguments());
+    let _ = call!(c, ENVIRONMENT, "initial-cwd" => environment::initial_cwd());
+    let _ = call!(c, "wasi:cli/terminal-stdin", "get-terminal-stdin" =>
+        terminal_stdin::get_terminal_stdin());
+    let _ = call!(c, "wasi:cli/terminal-stdout", "get-terminal-stdout" =>
+        terminal_stdout::get_terminal_stdout());
+    let _ = call!(c, "wasi:cli/terminal-stderr", "get-terminal-stderr" =>
+        terminal_stderr::get_terminal_stderr());
 
-    c.hit("wasi:cli/stdin", "get-stdin");
-    let input = stdin::get_stdin();
-    c.hit(STREAMS, "[method]input-stream.read");
-    let _ = input.read(4);
-    c.hit(STREAMS, "[method]input-stream.blocking-read");
-    let _ = input.blocking_read(4);
-    c.hit(STREAMS, "[method]input-stream.skip");
-    let _ = input.skip(4);
-    c.hit(STREAMS, "[method]input-stream.blocking-skip");
-    let _ = input.blocking_skip(4);
-    c.hit(STREAMS, "[method]input-stream.subscribe");
-    drop(input.subscribe());
+    let input = call!(c, "wasi:cli/stdin", "get-stdin" => stdin::get_stdin());
+    let _ = call!(c, STREAMS, "[method]input-stream.read" => input.read(4));
+    let _ = call!(c, STREAMS, "[method]input-stream.blocking-read" => input.blocking_read(4));
+    let _ = call!(c, STREAMS, "[method]input-stream.skip" => input.skip(4));
+    let _ = call!(c, STREAMS, "[method]input-stream.blocking-skip" => input.blocking_skip(4));
+    drop(call!(c, STREAMS, "[method]input-stream.subscribe" => input.subscribe()));
 
-    c.hit("wasi:cli/stdout", "get-stdout");
-    let out = stdout::get_stdout();
-    c.hit(STREAMS, "[method]output-stream.check-write");
-    let _ = out.check_write();
-    c.hit(STREAMS, "[method]output-stream.write");
-    let _ = out.write(b"census\n");
-    c.hit(STREAMS, "[method]output-stream.flush");
-    let _ = out.flush();
-    c.hit(STREAMS, "[method]output-stream.blocking-flush");
-    let _ = out.blocking_flush();
-    c.hit(STREAMS, "[method]output-stream.blocking-write-and-flush");
-    let _ = out.blocking_write_and_flush(b"census\n");
-    c.hit(STREAMS, "[method]output-stream.write-zeroes");
-    let _ = out.write_zeroes(1);
-    c.hit(
-        STREAMS,
-        "[method]output-stream.blocking-write-zeroes-and-flush",
-    );
-    let _ = out.blocking_write_zeroes_and_flush(1);
-    c.hit(STREAMS, "[method]output-stream.subscribe");
-    drop(out.subscribe());
-    c.hit(STREAMS, "[method]output-stream.splice");
-    let _ = out.splice(&input, 1);
-    c.hit(STREAMS, "[method]output-stream.blocking-splice");
-    let _ = out.blocking_splice(&input, 1);
-    c.hit("wasi:cli/stderr", "get-stderr");
-    drop(stderr::get_stderr());
+    let out = call!(c, "wasi:cli/stdout", "get-stdout" => stdout::get_stdout());
+    let _ = call!(c, STREAMS, "[method]output-stream.check-write" => out.check_write());
+    let _ = call!(c, STREAMS, "[method]output-stream.write" => out.write(b"census\n"));
+    let _ = call!(c, STREAMS, "[method]output-stream.flush" => out.flush());
+    let _ = call!(c, STREAMS, "[method]output-stream.blocking-flush" => out.blocking_flush());
+    let _ = call!(c, STREAMS, "[method]output-stream.blocking-write-and-flush" =>
+        out.blocking_write_and_flush(b"census\n"));
+    let _ = call!(c, STREAMS, "[method]output-stream.write-zeroes" => out.write_zeroes(1));
+    let _ = call!(c, STREAMS, "[method]output-stream.blocking-write-zeroes-and-flush" =>
+        out.blocking_write_zeroes_and_flush(1));
+    drop(call!(c, STREAMS, "[method]output-stream.subscribe" => out.subscribe()));
+    let _ = call!(c, STREAMS, "[method]output-stream.splice" => out.splice(&input, 1));
+    let _ = call!(c, STREAMS, "[method]output-stream.blocking-splice" =>
+        out.blocking_splice(&input, 1));
+    drop(call!(c, "wasi:cli/stderr", "get-stderr" => stderr::get_stderr()));
 }
 
 fn fail(what: &str, e: impl std::fmt::Debug) -> ToolError {
@@ -165,164 +147,116 @@ fn fail(what: &str, e: impl std::fmt::Debug) -> ToolError {
 }
 
 fn filesystem(c: &mut Census, dir: &str) -> Result<(), ToolError> {
-    c.hit("wasi:filesystem/preopens", "get-directories");
-    let dirs = preopens::get_directories();
+    let dirs = call!(c, "wasi:filesystem/preopens", "get-directories" =>
+        preopens::get_directories());
     let Some((root, _)) = dirs.into_iter().find(|(_, p)| p == dir) else {
         return Err(ToolError::InvalidInput(format!(
             "{dir} is not a preopened directory"
         )));
     };
-    c.hit(FS, "[method]descriptor.get-type");
-    let _ = root.get_type();
-    c.hit(FS, "[method]descriptor.get-flags");
-    let _ = root.get_flags();
-    c.hit(FS, "[method]descriptor.stat");
-    let _ = root.stat();
-    c.hit(FS, "[method]descriptor.metadata-hash");
-    let _ = root.metadata_hash();
-    c.hit(FS, "[method]descriptor.create-directory-at");
-    root.create_directory_at("census.d")
+    let _ = call!(c, FS, "[method]descriptor.get-type" => root.get_type());
+    let _ = call!(c, FS, "[method]descriptor.get-flags" => root.get_flags());
+    let _ = call!(c, FS, "[method]descriptor.stat" => root.stat());
+    let _ = call!(c, FS, "[method]descriptor.metadata-hash" => root.metadata_hash());
+    call!(c, FS, "[method]descriptor.create-directory-at" => root.create_directory_at("census.d"))
         .map_err(|e| fail("create-directory-at", e))?;
-    c.hit(FS, "[method]descriptor.open-at");
-    let sub = root
-        .open_at(
-            PathFlags::empty(),
-            "census.d",
-            OpenFlags::DIRECTORY,
-            DescriptorFlags::READ | DescriptorFlags::MUTATE_DIRECTORY,
-        )
-        .map_err(|e| fail("open-at census.d", e))?;
-    c.hit(FS, "[method]descriptor.open-at");
-    let file = sub
-        .open_at(
-            PathFlags::empty(),
-            "a.txt",
-            OpenFlags::CREATE,
-            DescriptorFlags::READ | DescriptorFlags::WRITE,
-        )
-        .map_err(|e| fail("open-at a.txt", e))?;
+    let dir_flags = DescriptorFlags::READ | DescriptorFlags::MUTATE_DIRECTORY;
+    let sub = call!(c, FS, "[method]descriptor.open-at" =>
+        root.open_at(PathFlags::empty(), "census.d", OpenFlags::DIRECTORY, dir_flags))
+    .map_err(|e| fail("open-at census.d", e))?;
+    let file_flags = DescriptorFlags::READ | DescriptorFlags::WRITE;
+    let file = call!(c, FS, "[method]descriptor.open-at" =>
+        sub.open_at(PathFlags::empty(), "a.txt", OpenFlags::CREATE, file_flags))
+    .map_err(|e| fail("open-at a.txt", e))?;
     file_calls(c, &file);
     path_calls(c, &sub);
-    c.hit(FS, "[method]descriptor.is-same-object");
-    let _ = sub.is_same_object(&file);
-    c.hit(FS, "[method]descriptor.read-directory");
-    if let Ok(entries) = sub.read_directory() {
-        c.hit(FS, "[method]directory-entry-stream.read-directory-entry");
-        let _ = entries.read_directory_entry();
+    let _ = call!(c, FS, "[method]descriptor.is-same-object" => sub.is_same_object(&file));
+    if let Ok(entries) = call!(c, FS, "[method]descriptor.read-directory" => sub.read_directory()) {
+        let _ = call!(c, FS, "[method]directory-entry-stream.read-directory-entry" =>
+            entries.read_directory_entry());
     }
     drop(file);
     for name in ["b.txt", "c.txt", "link.txt"] {
-        c.hit(FS, "[method]descriptor.unlink-file-at");
-        let _ = sub.unlink_file_at(name);
+        let _ = call!(c, FS, "[method]descriptor.unlink-file-at" => sub.unlink_file_at(name));
     }
     drop(sub);
-    c.hit(FS, "[method]descriptor.remove-directory-at");
-    let _ = root.remove_directory_at("census.d");
+    let _ = call!(c, FS, "[method]descriptor.remove-directory-at" =>
+        root.remove_directory_at("census.d"));
     Ok(())
 }
 
 fn file_calls(c: &mut Census, file: &Descriptor) {
-    c.hit(FS, "[method]descriptor.write");
-    let _ = file.write(b"census", 0);
-    c.hit(FS, "[method]descriptor.read");
-    let _ = file.read(6, 0);
-    c.hit(FS, "[method]descriptor.write-via-stream");
-    if let Ok(s) = file.write_via_stream(6) {
-        c.hit(STREAMS, "[method]output-stream.blocking-write-and-flush");
-        let _ = s.blocking_write_and_flush(b"!");
+    let _ = call!(c, FS, "[method]descriptor.write" => file.write(b"census", 0));
+    let _ = call!(c, FS, "[method]descriptor.read" => file.read(6, 0));
+    if let Ok(s) = call!(c, FS, "[method]descriptor.write-via-stream" => file.write_via_stream(6)) {
+        let _ = call!(c, STREAMS, "[method]output-stream.blocking-write-and-flush" =>
+            s.blocking_write_and_flush(b"!"));
     }
-    c.hit(FS, "[method]descriptor.append-via-stream");
-    drop(file.append_via_stream());
-    c.hit(FS, "[method]descriptor.read-via-stream");
-    if let Ok(s) = file.read_via_stream(0) {
-        c.hit(STREAMS, "[method]input-stream.blocking-read");
-        let _ = s.blocking_read(16);
+    drop(call!(c, FS, "[method]descriptor.append-via-stream" => file.append_via_stream()));
+    if let Ok(s) = call!(c, FS, "[method]descriptor.read-via-stream" => file.read_via_stream(0)) {
+        let _ = call!(c, STREAMS, "[method]input-stream.blocking-read" => s.blocking_read(16));
     }
-    c.hit(FS, "[method]descriptor.advise");
-    let _ = file.advise(0, 6, Advice::Sequential);
-    c.hit(FS, "[method]descriptor.sync-data");
-    let _ = file.sync_data();
-    c.hit(FS, "[method]descriptor.sync");
-    let _ = file.sync();
-    c.hit(FS, "[method]descriptor.set-size");
-    let _ = file.set_size(3);
-    c.hit(FS, "[method]descriptor.set-times");
-    let _ = file.set_times(NewTimestamp::NoChange, NewTimestamp::Now);
+    let _ = call!(c, FS, "[method]descriptor.advise" => file.advise(0, 6, Advice::Sequential));
+    let _ = call!(c, FS, "[method]descriptor.sync-data" => file.sync_data());
+    let _ = call!(c, FS, "[method]descriptor.sync" => file.sync());
+    let _ = call!(c, FS, "[method]descriptor.set-size" => file.set_size(3));
+    let _ = call!(c, FS, "[method]descriptor.set-times" =>
+        file.set_times(NewTimestamp::NoChange, NewTimestamp::Now));
 }
 
 fn path_calls(c: &mut Census, dir: &Descriptor) {
-    c.hit(FS, "[method]descriptor.stat-at");
-    let _ = dir.stat_at(PathFlags::empty(), "a.txt");
-    c.hit(FS, "[method]descriptor.metadata-hash-at");
-    let _ = dir.metadata_hash_at(PathFlags::empty(), "a.txt");
-    c.hit(FS, "[method]descriptor.set-times-at");
-    let _ = dir.set_times_at(
-        PathFlags::empty(),
-        "a.txt",
-        NewTimestamp::Now,
-        NewTimestamp::NoChange,
-    );
-    c.hit(FS, "[method]descriptor.link-at");
-    let _ = dir.link_at(PathFlags::empty(), "a.txt", dir, "b.txt");
-    c.hit(FS, "[method]descriptor.rename-at");
-    let _ = dir.rename_at("a.txt", dir, "c.txt");
-    c.hit(FS, "[method]descriptor.symlink-at");
-    let _ = dir.symlink_at("c.txt", "link.txt");
-    c.hit(FS, "[method]descriptor.readlink-at");
-    let _ = dir.readlink_at("link.txt");
+    let _ = call!(c, FS, "[method]descriptor.stat-at" => dir.stat_at(PathFlags::empty(), "a.txt"));
+    let _ = call!(c, FS, "[method]descriptor.metadata-hash-at" =>
+        dir.metadata_hash_at(PathFlags::empty(), "a.txt"));
+    let (now, keep) = (NewTimestamp::Now, NewTimestamp::NoChange);
+    let _ = call!(c, FS, "[method]descriptor.set-times-at" =>
+        dir.set_times_at(PathFlags::empty(), "a.txt", now, keep));
+    let _ = call!(c, FS, "[method]descriptor.link-at" =>
+        dir.link_at(PathFlags::empty(), "a.txt", dir, "b.txt"));
+    let _ = call!(c, FS, "[method]descriptor.rename-at" => dir.rename_at("a.txt", dir, "c.txt"));
+    let _ = call!(c, FS, "[method]descriptor.symlink-at" => dir.symlink_at("c.txt", "link.txt"));
+    let _ = call!(c, FS, "[method]descriptor.readlink-at" => dir.readlink_at("link.txt"));
 }
 
 fn sockets(c: &mut Census) {
-    c.hit("wasi:sockets/instance-network", "instance-network");
-    let net = instance_network::instance_network();
-    c.hit("wasi:sockets/tcp-create-socket", "create-tcp-socket");
-    if let Ok(sock) = tcp_create_socket::create_tcp_socket(IpAddressFamily::Ipv4) {
-        c.hit("wasi:sockets/tcp", "[method]tcp-socket.address-family");
-        let _ = sock.address_family();
-        c.hit("wasi:sockets/tcp", "[method]tcp-socket.start-connect");
-        let started = sock.start_connect(
-            &net,
-            IpSocketAddress::Ipv4(Ipv4SocketAddress {
-                port: 9,
-                address: (127, 0, 0, 1),
-            }),
-        );
+    let net = call!(c, "wasi:sockets/instance-network", "instance-network" =>
+        instance_network::instance_network());
+    if let Ok(sock) = call!(c, "wasi:sockets/tcp-create-socket", "create-tcp-socket" =>
+        tcp_create_socket::create_tcp_socket(IpAddressFamily::Ipv4))
+    {
+        let _ = call!(c, TCP, "[method]tcp-socket.address-family" => sock.address_family());
+        let discard = IpSocketAddress::Ipv4(Ipv4SocketAddress {
+            port: 9,
+            address: (127, 0, 0, 1),
+        });
+        let started = call!(c, TCP, "[method]tcp-socket.start-connect" =>
+            sock.start_connect(&net, discard));
         if started.is_ok() {
-            c.hit("wasi:sockets/tcp", "[method]tcp-socket.subscribe");
-            let ready = sock.subscribe();
-            c.hit(POLL, "[method]pollable.block");
-            ready.block();
-            c.hit("wasi:sockets/tcp", "[method]tcp-socket.finish-connect");
-            let _ = sock.finish_connect();
+            let ready = call!(c, TCP, "[method]tcp-socket.subscribe" => sock.subscribe());
+            call!(c, POLL, "[method]pollable.block" => ready.block());
+            let _ = call!(c, TCP, "[method]tcp-socket.finish-connect" => sock.finish_connect());
         }
     }
-    c.hit("wasi:sockets/udp-create-socket", "create-udp-socket");
-    let _ = udp_create_socket::create_udp_socket(IpAddressFamily::Ipv4);
-    c.hit("wasi:sockets/ip-name-lookup", "resolve-addresses");
-    let _ = ip_name_lookup::resolve_addresses(&net, "localhost");
+    let _ = call!(c, "wasi:sockets/udp-create-socket", "create-udp-socket" =>
+        udp_create_socket::create_udp_socket(IpAddressFamily::Ipv4));
+    let _ = call!(c, "wasi:sockets/ip-name-lookup", "resolve-addresses" =>
+        ip_name_lookup::resolve_addresses(&net, "localhost"));
 }
 
 fn http(c: &mut Census) {
-    c.hit(HTTP, "[constructor]fields");
-    let headers = Fields::new();
-    c.hit(HTTP, "[method]fields.append");
-    let _ = headers.append("x-census", b"1");
-    c.hit(HTTP, "[method]fields.has");
-    let _ = headers.has("x-census");
-    c.hit(HTTP, "[method]fields.get");
-    let _ = headers.get("x-census");
-    c.hit(HTTP, "[constructor]outgoing-request");
-    let req = OutgoingRequest::new(headers);
-    c.hit(HTTP, "[method]outgoing-request.set-method");
-    let _ = req.set_method(&Method::Get);
-    c.hit(HTTP, "[method]outgoing-request.set-scheme");
-    let _ = req.set_scheme(Some(&Scheme::Http));
-    c.hit(HTTP, "[method]outgoing-request.set-authority");
-    let _ = req.set_authority(Some("127.0.0.1:9"));
-    c.hit(HTTP, "[method]outgoing-request.set-path-with-query");
-    let _ = req.set_path_with_query(Some("/census"));
-    c.hit("wasi:http/outgoing-handler", "handle");
-    let _ = outgoing_handler::handle(req, None);
+    let headers = call!(c, HTTP, "[constructor]fields" => Fields::new());
+    let _ = call!(c, HTTP, "[method]fields.append" => headers.append("x-census", b"1"));
+    let _ = call!(c, HTTP, "[method]fields.has" => headers.has("x-census"));
+    let _ = call!(c, HTTP, "[method]fields.get" => headers.get("x-census"));
+    let req = call!(c, HTTP, "[constructor]outgoing-request" => OutgoingRequest::new(headers));
+    let _ = call!(c, HTTP, "[method]outgoing-request.set-method" => req.set_method(&Method::Get));
+    let _ = call!(c, HTTP, "[method]outgoing-request.set-scheme" =>
+        req.set_scheme(Some(&Scheme::Http)));
+    let _ = call!(c, HTTP, "[method]outgoing-request.set-authority" =>
+        req.set_authority(Some("127.0.0.1:9")));
+    let _ = call!(c, HTTP, "[method]outgoing-request.set-path-with-query" =>
+        req.set_path_with_query(Some("/census")));
+    let _ = call!(c, "wasi:http/outgoing-handler", "handle" => outgoing_handler::handle(req, None));
 }
 
 wasmgov_sdk::export_tool!(import_census);
