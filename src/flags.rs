@@ -272,7 +272,11 @@ pub struct ExplainArgs {
     /// `--dir` binds as they would be given to `run`.
     #[arg(long = "dir", value_name = "GUEST=HOST[:read]")]
     pub dirs: Vec<wasmgov::grant::CliBind>,
-    /// Print the grant as JSON.
+    /// Explain the grant of the manifest run unsigned (`run --allow-unsigned`): least — no
+    /// policy secret, private range or bind, only what `--dir` binds.
+    #[arg(long)]
+    pub unsigned: bool,
+    /// Print the grant, which policy entry gave each part and what is withheld, as JSON.
     #[arg(long)]
     pub json: bool,
 }

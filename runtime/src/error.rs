@@ -30,9 +30,10 @@ pub enum Refusal {
         if .0.is_empty() { "none".to_string() } else { .0.join(", ") }
     )]
     NoToolExport(Vec<String>),
-    /// A bind would expose wasmgov's own state, cache, audit log, trust store or policy.
+    /// A bind would expose a protected path: wasmgov's state, cache, audit log or audit key,
+    /// its trust store or policy, or a secret's source file.
     #[error(
-        "bind of {guest} to {} overlaps wasmgov's own {}",
+        "bind of {guest} to {} overlaps the protected path {}",
         host.display(),
         protected.display()
     )]
@@ -85,8 +86,9 @@ impl Refusal {
             Self::NoToolExport(_) => "export wasmgov:tool/tool (use wasmgov-sdk's `export_tool!`) \
                 or build a command with `fn main`"
                 .into(),
-            Self::ProtectedPath { .. } => "bind a directory that holds neither wasmgov's state, \
-                cache or audit log nor its trust store or policy"
+            Self::ProtectedPath { .. } => "bind a directory that holds none of wasmgov's state, \
+                cache, audit log, audit key, trust store or policy, and no secret's source file \
+                (keep /run/secrets-style directories out of every bind)"
                 .into(),
             Self::Bind(_) => "check that the host directory exists and is readable".into(),
             Self::Secret(_) => "provide the value with --secret NAME=@FILE or NAME=env:VAR, or \

@@ -3,7 +3,10 @@
 //! A manifest that asks for more than the policy allows is refused whole, and the error lists
 //! every field that is over. The command line can bind what the manifest declares (`--dir`,
 //! `--env`, `--secret`), narrow a bind to read-only (`:read`) and lower limits, but never widen
-//! what the signed manifest asks. Host paths are resolved (symlinks followed) before they are
+//! what the signed manifest asks. What the policy provisions (binds, private ranges, secrets)
+//! goes only to the tools its entry names, a secret only to the entry's exact host, and nothing
+//! of it to an unsigned manifest. The host paths of one grant never nest or overlap. Host paths
+//! are resolved (symlinks followed) before they are
 //! checked against `[fs] roots` and the protected paths (`/`, `/proc`, `/sys`, `/dev`), and the
 //! resolved path is what the grant holds.
 
@@ -17,7 +20,7 @@ use crate::limits::{LimitOverrides, Limits};
 use crate::manifest::Manifest;
 use crate::names::{Access, EnvVarName, GuestPath};
 use crate::net_pattern::NetPattern;
-use crate::policy::{Policy, PolicyError, Violation};
+use crate::policy::{Policy, PolicyError, ToolPattern, Violation, any_matches};
 
 /// Host paths that may never be bound (nor anything under the last three).
 pub const PROTECTED_PATHS: [&str; 4] = ["/", "/proc", "/sys", "/dev"];
@@ -139,6 +142,9 @@ impl FromStr for CliBind {
 pub struct GrantInputs<'a> {
     /// Check that the manifest's publisher may sign its tool name (off for unsigned manifests).
     pub check_publisher: bool,
+    /// The manifest is unsigned (`--allow-unsigned`): it gets least — no policy secret, no
+    /// private range, no policy bind; only what the command line binds (`--dir`, `--env`).
+    pub unsigned: bool,
     /// `--dir` binds; they replace a policy bind of the same guest path.
     pub binds: &'a [CliBind],
     /// `--env NAME=VALUE` values, for vars the manifest declares.
@@ -153,6 +159,7 @@ impl Default for GrantInputs<'_> {
     fn default() -> Self {
         Self {
             check_publisher: true,
+            unsigned: false,
             binds: &[],
             env_values: &[],
             secrets: &[],
@@ -184,6 +191,8 @@ pub struct FsGrant {
     pub requested: Access,
     /// Policy or command line.
     pub origin: BindOrigin,
+    /// The policy entry (`binds[0]`) or flag (`--dir /data`) that gave it.
+    pub from: String,
 }
 
 /// A granted environment variable.
@@ -194,6 +203,8 @@ pub struct EnvGrant {
     /// The `--env` value; `None` means the host process's value, if it has one.
     #[serde(skip)]
     pub value: Option<String>,
+    /// The policy entry (`env.vars[1]`) or flag (`--env LANG`) that gave it.
+    pub from: String,
 }
 
 /// A granted secret: injected by the host into requests to `host`.
@@ -209,6 +220,8 @@ pub struct SecretGrant {
     pub format: String,
     /// Where the value comes from.
     pub source: SecretSource,
+    /// The policy entry (`secrets.NAME`) or flag (`--secret NAME`) that gave it.
+    pub from: String,
 }
 
 /// Everything a tool may use in one call. Nothing outside it is reachable.
@@ -220,7 +233,8 @@ pub struct Grant {
     pub fs: Vec<FsGrant>,
     /// Allowed `scheme://host:port` patterns.
     pub net: Vec<NetPattern>,
-    /// Private/loopback/link-local ranges reachable (from the policy).
+    /// Private/loopback/link-local ranges reachable (the policy's `[[net.private]]` entries
+    /// that name this tool).
     pub cidrs: Vec<ipnet::IpNet>,
     /// Environment variables.
     pub env: Vec<EnvGrant>,
@@ -247,82 +261,119 @@ impl Grant {
     }
 }
 
+/// A grant with the policy entry behind each network part, and what the policy has but this
+/// tool does not get: what `wasmgov explain` prints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Explanation {
+    /// The effective grant.
+    pub grant: Grant,
+    /// For each `grant.net` pattern, the `[net] allow` entry that covers it (`net.allow[2]`).
+    pub net_from: Vec<String>,
+    /// For each `grant.cidrs` range, the entry that opened it (`net.private[1]`).
+    pub cidrs_from: Vec<String>,
+    /// What this tool would be refused although the policy provisions it, and why.
+    pub withheld: Vec<String>,
+}
+
 impl fmt::Display for Grant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let l = &self.limits;
-        writeln!(
-            f,
-            "limits: fuel {}, memory {}, timeout {}, output {}, host calls {}",
-            l.fuel,
-            crate::limits::ByteSize(l.memory),
-            crate::limits::HumanDuration(l.timeout),
-            crate::limits::ByteSize(l.output),
-            l.host_calls
-        )?;
-        if self.fs.is_empty() {
-            writeln!(f, "files: none")?;
-        } else {
-            writeln!(f, "files:")?;
-            for g in &self.fs {
-                let by = match g.origin {
-                    BindOrigin::Policy => "policy",
-                    BindOrigin::CommandLine => "--dir",
-                };
-                let narrowed = if g.access == g.requested {
-                    String::new()
-                } else {
-                    format!(", narrowed from {}", g.requested)
-                };
-                writeln!(
-                    f,
-                    "  {} -> {} ({}{narrowed}; bound by {by})",
-                    g.guest,
-                    g.host.display(),
-                    g.access
-                )?;
-            }
-        }
-        if self.net.is_empty() {
-            writeln!(f, "network: none")?;
-        } else {
-            writeln!(f, "network:")?;
-            for n in &self.net {
-                writeln!(f, "  {n}")?;
-            }
-            if self.cidrs.is_empty() {
-                writeln!(f, "  private, loopback and link-local addresses: refused")?;
-            } else {
-                let c: Vec<String> = self.cidrs.iter().map(ToString::to_string).collect();
-                writeln!(f, "  private addresses reachable: {}", c.join(", "))?;
-            }
-        }
-        if self.env.is_empty() {
-            writeln!(f, "env: none")?;
-        } else {
-            writeln!(f, "env:")?;
-            for e in &self.env {
-                let from = if e.value.is_some() {
-                    "set with --env"
-                } else {
-                    "from the host environment"
-                };
-                writeln!(f, "  {} ({from})", e.name)?;
-            }
-        }
-        if self.secrets.is_empty() {
-            write!(f, "secrets: none")?;
-        } else {
-            write!(f, "secrets:")?;
-            for s in &self.secrets {
-                write!(
-                    f,
-                    "\n  {}: header {} \"{}\" on requests to {}; value from {}",
-                    s.name, s.header, s.format, s.host, s.source
-                )?;
+        render(self, None, f)
+    }
+}
+
+impl fmt::Display for Explanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        render(&self.grant, Some(self), f)?;
+        if !self.withheld.is_empty() {
+            write!(f, "\nnot granted:")?;
+            for w in &self.withheld {
+                write!(f, "\n  {w}")?;
             }
         }
         Ok(())
     }
+}
+
+fn render(g: &Grant, why: Option<&Explanation>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let from = |list: Option<&Vec<String>>, i: usize| {
+        list.and_then(|l| l.get(i))
+            .map_or_else(String::new, |s| format!(" (from {s})"))
+    };
+    let l = &g.limits;
+    writeln!(
+        f,
+        "limits: fuel {}, memory {}, timeout {}, output {}, host calls {}",
+        l.fuel,
+        crate::limits::ByteSize(l.memory),
+        crate::limits::HumanDuration(l.timeout),
+        crate::limits::ByteSize(l.output),
+        l.host_calls
+    )?;
+    if g.fs.is_empty() {
+        writeln!(f, "files: none")?;
+    } else {
+        writeln!(f, "files:")?;
+        for b in &g.fs {
+            let narrowed = if b.access == b.requested {
+                String::new()
+            } else {
+                format!(", narrowed from {}", b.requested)
+            };
+            writeln!(
+                f,
+                "  {} -> {} ({}{narrowed}; from {})",
+                b.guest,
+                b.host.display(),
+                b.access,
+                b.from
+            )?;
+        }
+    }
+    if g.net.is_empty() {
+        writeln!(f, "network: none")?;
+    } else {
+        writeln!(f, "network:")?;
+        for (i, n) in g.net.iter().enumerate() {
+            writeln!(f, "  {n}{}", from(why.map(|w| &w.net_from), i))?;
+        }
+        if g.cidrs.is_empty() {
+            writeln!(f, "  private, loopback and link-local addresses: refused")?;
+        } else {
+            for (i, c) in g.cidrs.iter().enumerate() {
+                writeln!(
+                    f,
+                    "  private range reachable: {c}{}",
+                    from(why.map(|w| &w.cidrs_from), i)
+                )?;
+            }
+        }
+    }
+    if g.env.is_empty() {
+        writeln!(f, "env: none")?;
+    } else {
+        writeln!(f, "env:")?;
+        for e in &g.env {
+            let value = if e.value.is_some() {
+                "value set with --env"
+            } else {
+                "value from the host environment"
+            };
+            writeln!(f, "  {} ({value}; from {})", e.name, e.from)?;
+        }
+    }
+    if g.secrets.is_empty() {
+        write!(f, "secrets: none")?;
+    } else {
+        write!(f, "secrets:")?;
+        for s in &g.secrets {
+            write!(
+                f,
+                "\n  {}: header {} \"{}\" on requests to {}; value from {} (from {})",
+                s.name, s.header, s.format, s.host, s.source, s.from
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// (field, asked, ceiling, how to show a value) for one limit.
@@ -369,6 +420,11 @@ fn check_host(host: &Path, roots: Option<&[PathBuf]>) -> Result<PathBuf, String>
     Ok(resolved)
 }
 
+fn show_tools(tools: &[ToolPattern]) -> String {
+    let v: Vec<String> = tools.iter().map(|t| format!("\"{t}\"")).collect();
+    format!("[{}]", v.join(", "))
+}
+
 impl Policy {
     /// The effective grant for `manifest` with no command-line inputs (publisher checked).
     pub fn grant(&self, manifest: &Manifest) -> Result<Grant, PolicyError> {
@@ -377,8 +433,18 @@ impl Policy {
 
     /// The effective grant: manifest ∩ policy ∩ `inputs`, or every reason it is refused.
     pub fn grant_with(&self, m: &Manifest, inputs: &GrantInputs<'_>) -> Result<Grant, PolicyError> {
+        self.explain_with(m, inputs).map(|e| e.grant)
+    }
+
+    /// [`Policy::grant_with`], with which policy entry gave each part and what is withheld.
+    pub fn explain_with(
+        &self,
+        m: &Manifest,
+        inputs: &GrantInputs<'_>,
+    ) -> Result<Explanation, PolicyError> {
         let mut over = Vec::new();
         let mut v = |field: String, message: String| over.push(Violation { field, message });
+        let mut withheld = Vec::new();
         let name = &m.tool.name;
 
         if inputs.check_publisher && !self.publisher_may_sign(&m.tool.publisher, name) {
@@ -426,12 +492,36 @@ impl Policy {
         let limits = ml.or(*c).narrowed(&inputs.narrow);
 
         // Network.
+        let mut net_from = Vec::new();
         for (i, p) in m.net.allow.iter().enumerate() {
-            if !self.net.allow.iter().any(|a| a.covers(p)) {
-                v(
+            match self.allow_entry_for(p) {
+                Some(j) => net_from.push(format!("net.allow[{j}]")),
+                None => v(
                     format!("net.allow[{i}]"),
                     format!("`{p}` is not covered by the policy's [net] allow"),
-                );
+                ),
+            }
+        }
+        // Private ranges: only those whose entry names this tool, and none for an unsigned one.
+        let mut cidrs = Vec::new();
+        let mut cidrs_from = Vec::new();
+        for (i, r) in self.net.private.iter().enumerate() {
+            let entry = format!("net.private[{i}] {}", r.cidr);
+            if m.net.allow.is_empty() {
+                continue;
+            }
+            if !any_matches(&r.tools, name) {
+                withheld.push(format!(
+                    "{entry}: only for tools {}",
+                    show_tools(&r.tools)
+                ));
+            } else if inputs.unsigned {
+                withheld.push(format!(
+                    "{entry}: the manifest is unsigned, and an unsigned tool reaches no private range"
+                ));
+            } else if !cidrs.contains(&r.cidr) {
+                cidrs.push(r.cidr);
+                cidrs_from.push(format!("net.private[{i}]"));
             }
         }
 
@@ -443,15 +533,21 @@ impl Policy {
                 .iter()
                 .find(|(n, _)| n == var.as_str())
                 .map(|(_, val)| val.clone());
-            if value.is_none() && !self.env_vars.contains(var) {
+            let from = if value.is_some() {
+                format!("--env {var}")
+            } else if let Some(j) = self.env_vars.iter().position(|e| e == var) {
+                format!("env.vars[{j}]")
+            } else {
                 v(
                     format!("env.vars[{i}]"),
                     format!("`{var}` is not in the policy's [env] vars (nor given with --env)"),
                 );
-            }
+                continue;
+            };
             env.push(EnvGrant {
                 name: var.clone(),
                 value,
+                from,
             });
         }
         for (n, _) in inputs.env_values {
@@ -464,10 +560,11 @@ impl Policy {
         }
 
         // Files.
-        let mut fs = Vec::new();
+        let mut fs: Vec<FsGrant> = Vec::new();
+        let mut fs_fields: Vec<String> = Vec::new();
         for (i, req) in m.fs.iter().enumerate() {
             let field = format!("fs[{i}] ({})", req.guest);
-            let (host, access, origin) = if let Some(b) =
+            let (host, access, origin, from) = if let Some(b) =
                 inputs.binds.iter().find(|b| b.guest == req.guest)
             {
                 let access = if b.read_only {
@@ -475,38 +572,110 @@ impl Policy {
                 } else {
                     req.access
                 };
-                (b.host.clone(), access, BindOrigin::CommandLine)
-            } else if let Some(b) = self.bind_for(name, &req.guest) {
-                if req.access == Access::ReadWrite && b.access == Access::Read {
-                    v(
-                        field.clone(),
-                        format!(
-                            "asks read-write, but the policy binds it read-only; the bind may not widen read to read-write (pass --dir {}={}:read to run it read-only)",
-                            req.guest,
-                            b.host.display()
-                        ),
-                    );
-                    continue;
-                }
-                (b.host.clone(), req.access.min(b.access), BindOrigin::Policy)
-            } else {
+                (
+                    b.host.clone(),
+                    access,
+                    BindOrigin::CommandLine,
+                    format!("--dir {}", b.guest),
+                )
+            } else if inputs.unsigned {
                 v(
                     field,
                     format!(
-                        "no bind: add a [[binds]] entry for `{}` to the policy, or pass --dir {}=HOST",
-                        req.guest, req.guest
+                        "the manifest is unsigned, and an unsigned tool gets no policy bind; bind it on the command line (--dir {}=HOST) or sign the manifest",
+                        req.guest
                     ),
                 );
                 continue;
+            } else {
+                match self.binds_for(name, &req.guest).as_slice() {
+                    [] => {
+                        let others: Vec<String> = self
+                            .binds
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, b)| b.guest == req.guest)
+                            .map(|(j, b)| format!("binds[{j}] is only for tools {}", show_tools(&b.tools)))
+                            .collect();
+                        let also = if others.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", others.join("; "))
+                        };
+                        v(
+                            field,
+                            format!(
+                                "no bind for `{name}`{also}: add a [[binds]] entry for `{}` with `tools` naming this tool to the policy, or pass --dir {}=HOST",
+                                req.guest, req.guest
+                            ),
+                        );
+                        continue;
+                    }
+                    [(j, b)] => {
+                        if req.access == Access::ReadWrite && b.access == Access::Read {
+                            v(
+                                field.clone(),
+                                format!(
+                                    "asks read-write, but the policy binds it read-only (binds[{j}]); the bind may not widen read to read-write (pass --dir {}={}:read to run it read-only)",
+                                    req.guest,
+                                    b.host.display()
+                                ),
+                            );
+                            continue;
+                        }
+                        (
+                            b.host.clone(),
+                            req.access.min(b.access),
+                            BindOrigin::Policy,
+                            format!("binds[{j}]"),
+                        )
+                    }
+                    many => {
+                        let list: Vec<String> =
+                            many.iter().map(|(j, _)| format!("binds[{j}]")).collect();
+                        v(
+                            field,
+                            format!(
+                                "{} all bind `{}` for `{name}`: make their `tools` lists disjoint so one bind applies",
+                                list.join(" and "),
+                                req.guest
+                            ),
+                        );
+                        continue;
+                    }
+                }
             };
             match check_host(&host, self.fs_roots.as_deref()) {
-                Ok(resolved) => fs.push(FsGrant {
-                    guest: req.guest.clone(),
-                    host: resolved,
-                    access,
-                    requested: req.access,
-                    origin,
-                }),
+                Ok(resolved) => {
+                    // One grant's host paths may not nest or overlap, either way: a read bind
+                    // inside a read-write one would be writable through it, and the outer
+                    // tool could swap the inner directory for a symlink.
+                    if let Some(k) = fs
+                        .iter()
+                        .position(|o| o.host.starts_with(&resolved) || resolved.starts_with(&o.host))
+                    {
+                        v(
+                            field,
+                            format!(
+                                "host path {} ({from}) overlaps {} ({}) bound for {}: the host paths of one grant may not nest or overlap",
+                                resolved.display(),
+                                fs[k].host.display(),
+                                fs[k].from,
+                                fs_fields[k]
+                            ),
+                        );
+                        continue;
+                    }
+                    fs_fields.push(field);
+                    fs.push(FsGrant {
+                        guest: req.guest.clone(),
+                        host: resolved,
+                        access,
+                        requested: req.access,
+                        origin,
+                        from,
+                    });
+                }
                 Err(why) => v(field, why),
             }
         }
@@ -519,31 +688,67 @@ impl Policy {
             }
         }
 
-        // Secrets.
+        // Secrets: the policy's entry must name this tool, and the manifest must send the
+        // secret to exactly the entry's host. An unsigned manifest gets none: its host and
+        // header are nobody's word, so even a --secret value would go where the file says.
         let mut secrets = Vec::new();
         for (i, s) in m.secrets.iter().enumerate() {
-            let source = inputs
+            let field = format!("secrets[{i}] ({})", s.name);
+            let cli = inputs
                 .secrets
                 .iter()
                 .find(|(n, _)| n == s.name.as_str())
-                .map(|(_, src)| src.clone())
-                .or_else(|| self.secrets.get(&s.name).cloned());
-            match source {
-                Some(source) => secrets.push(SecretGrant {
-                    name: s.name.clone(),
-                    host: s.host.clone(),
-                    header: s.header.clone(),
-                    format: s.format.clone(),
-                    source,
-                }),
-                None => v(
-                    format!("secrets[{i}] ({})", s.name),
-                    format!(
-                        "no source: add `{} = \"env:VAR\"` to the policy's [secrets], or pass --secret {}=@FILE",
-                        s.name, s.name
-                    ),
-                ),
+                .map(|(_, src)| src.clone());
+            let entry = format!("secrets.{}", s.name);
+            if inputs.unsigned {
+                v(
+                    field,
+                    "the manifest is unsigned, and an unsigned tool gets no secret (from the policy or --secret): where a secret goes is only as trustworthy as the manifest that says so; sign the manifest".into(),
+                );
+                continue;
             }
+            let (source, from) = match (cli, self.secrets.get(&s.name)) {
+                (Some(src), _) => (src, format!("--secret {}", s.name)),
+                (None, None) => {
+                    v(
+                        field,
+                        format!(
+                            "no source: add [secrets.{}] with `source`, `host = \"{}\"` and `tools = [\"{name}\"]` to the policy, or pass --secret {}=@FILE",
+                            s.name, s.host, s.name
+                        ),
+                    );
+                    continue;
+                }
+                (None, Some(rule)) if !any_matches(&rule.tools, name) => {
+                    v(
+                        field,
+                        format!(
+                            "[{entry}] is provisioned only for tools {}, not `{name}`",
+                            show_tools(&rule.tools)
+                        ),
+                    );
+                    continue;
+                }
+                (None, Some(rule)) if rule.host != s.host => {
+                    v(
+                        field,
+                        format!(
+                            "the manifest would send it to {}, but [{entry}] may go only to {}",
+                            s.host, rule.host
+                        ),
+                    );
+                    continue;
+                }
+                (None, Some(rule)) => (rule.source.clone(), entry),
+            };
+            secrets.push(SecretGrant {
+                name: s.name.clone(),
+                host: s.host.clone(),
+                header: s.header.clone(),
+                format: s.format.clone(),
+                source,
+                from,
+            });
         }
         for (n, _) in inputs.secrets {
             if !m.secrets.iter().any(|s| s.name.as_str() == n) {
@@ -560,18 +765,18 @@ impl Policy {
                 violations: over,
             });
         }
-        let cidrs = if m.net.allow.is_empty() {
-            Vec::new()
-        } else {
-            self.net.cidrs.clone()
-        };
-        Ok(Grant {
-            limits,
-            fs,
-            net: m.net.allow.clone(),
-            cidrs,
-            env,
-            secrets,
+        Ok(Explanation {
+            grant: Grant {
+                limits,
+                fs,
+                net: m.net.allow.clone(),
+                cidrs,
+                env,
+                secrets,
+            },
+            net_from,
+            cidrs_from,
+            withheld,
         })
     }
 }
@@ -625,10 +830,11 @@ mod tests {
             "fuel 2000000000",
             "memory 64",
             "/data ->",
-            "(read; bound by policy)",
+            "(read; from binds[0])",
             "https://api.weather.gov:443",
-            "LANG (from the host environment)",
+            "LANG (value from the host environment; from env.vars[0])",
             "WEATHER_TOKEN: header Authorization \"Bearer {}\"",
+            "(from secrets.WEATHER_TOKEN)",
         ] {
             assert!(text.contains(needle), "{needle} not in\n{text}");
         }
@@ -790,7 +996,7 @@ mod tests {
             assert!(e.to_string().contains("outside"), "{e}");
         }
         // Protected paths are refused even without roots.
-        let p = Policy::parse(b"[[binds]]\nguest = \"/data\"\nhost = \"/proc/self\"\naccess = \"read\"\n[[publishers]]\nprincipal = \"*\"\ntools = [\"*\"]\n[net]\nallow = [\"https://api.weather.gov\", \"https://*.example.com:8443\"]\n[env]\nvars = [\"LANG\"]\n[secrets]\nWEATHER_TOKEN = \"env:X\"\n").unwrap();
+        let p = Policy::parse(b"[[binds]]\ntools = [\"*\"]\nguest = \"/data\"\nhost = \"/proc/self\"\naccess = \"read\"\n[[publishers]]\nprincipal = \"*\"\ntools = [\"*\"]\n[net]\nallow = [\"https://api.weather.gov\", \"https://*.example.com:8443\"]\n[env]\nvars = [\"LANG\"]\n[secrets.WEATHER_TOKEN]\nsource = \"env:X\"\nhost = \"https://api.weather.gov\"\ntools = [\"*\"]\n").unwrap();
         let e = p.grant(&m).unwrap_err();
         assert!(e.to_string().contains("protected"), "{e}");
     }
@@ -839,6 +1045,217 @@ mod tests {
             )
             .unwrap();
         assert_eq!(g.env[1].value.as_deref(), Some("fast"));
+    }
+
+    /// A manifest of mallory's `search-x` (an authorised publisher of `search-*`) with `extra`
+    /// tables, asking for nothing of alice's by default.
+    fn search_x(extra: &str) -> Manifest {
+        let text = format!(
+            "schema = 1\n[tool]\nname = \"search-x\"\nversion = \"1\"\npublisher = \"mallory@example.com\"\nsequence = 1\n[component]\nsha256 = \"{}\"\nsize = 9\n{extra}",
+            crate::names::Sha256Digest::of(b"component")
+        );
+        Manifest::parse(text.as_bytes()).unwrap()
+    }
+
+    fn messages(e: PolicyError) -> Vec<String> {
+        match e {
+            PolicyError::Over { violations, .. } => {
+                violations.iter().map(ToString::to_string).collect()
+            }
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn secret_is_never_granted_to_another_tool_or_sent_to_another_host() {
+        let s = setup();
+        // The review's reproduction: mallory's search-x claims alice's WEATHER_TOKEN for a host
+        // of its own under the policy's wildcard.
+        let claim = |host: &str| {
+            search_x(&format!(
+                "[net]\nallow = [\"{host}\"]\n[[secrets]]\nname = \"WEATHER_TOKEN\"\nhost = \"{host}\"\nheader = \"X-Api-Key\"\n"
+            ))
+        };
+        for host in ["https://mallory.example.com", "https://api.weather.gov"] {
+            let e = s.policy.grant(&claim(host)).unwrap_err();
+            let m = messages(e);
+            assert_eq!(m.len(), 1, "{m:?}");
+            assert!(
+                m[0].contains("secrets[0] (WEATHER_TOKEN)")
+                    && m[0].contains("provisioned only for tools [\"fetch-weather\"], not `search-x`"),
+                "{host}: {m:?}"
+            );
+        }
+        // The right tool, but another host than the entry's: another scheme, port or name.
+        for (allow, host) in [
+            ("https://*.example.com:8443", "https://evil.example.com:8443"),
+            ("https://api.weather.gov", "https://api.weather.gov:8443"),
+            ("https://api.weather.gov", "http://api.weather.gov"),
+        ] {
+            let policy = Policy::parse(
+                design_policy(&std::fs::canonicalize(s.dir.path()).unwrap())
+                    .replace(
+                        "allow = [\"https://*.example.com\"",
+                        "allow = [\"https://api.weather.gov:8443\", \"http://api.weather.gov\", \"https://*.example.com\"",
+                    )
+                    .as_bytes(),
+            )
+            .unwrap();
+            let text = sample("")
+                .replace(
+                    "allow = [\"https://api.weather.gov\", \"https://*.example.com:8443\"]",
+                    &format!("allow = [\"{allow}\", \"{host}\"]"),
+                )
+                .replace(
+                    "name = \"WEATHER_TOKEN\"\nhost = \"https://api.weather.gov\"",
+                    &format!("name = \"WEATHER_TOKEN\"\nhost = \"{host}\""),
+                );
+            let m = Manifest::parse(text.as_bytes()).unwrap();
+            let e = policy.grant(&m).unwrap_err();
+            let msgs = messages(e);
+            assert!(
+                msgs.iter().any(|v| v.contains("may go only to https://api.weather.gov:443")),
+                "{host}: {msgs:?}"
+            );
+        }
+        // The entry's host spelled with its default port is the same host.
+        let text = sample("").replace(
+            "name = \"WEATHER_TOKEN\"\nhost = \"https://api.weather.gov\"",
+            "name = \"WEATHER_TOKEN\"\nhost = \"https://API.weather.gov:443\"",
+        );
+        let g = s.policy.grant(&Manifest::parse(text.as_bytes()).unwrap()).unwrap();
+        assert_eq!(g.secrets[0].from, "secrets.WEATHER_TOKEN");
+        // A glob that names mallory's tools gives mallory that entry, and only that one.
+        let policy = Policy::parse(
+            format!(
+                "{}\n[secrets.SEARCH_KEY]\nsource = \"env:SEARCH_KEY\"\nhost = \"https://search.example.com\"\ntools = [\"search-*\"]\n",
+                design_policy(&std::fs::canonicalize(s.dir.path()).unwrap())
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let both = search_x(
+            "[net]\nallow = [\"https://search.example.com\", \"https://api.weather.gov\"]\n[[secrets]]\nname = \"SEARCH_KEY\"\nhost = \"https://search.example.com\"\nheader = \"X-Key\"\n[[secrets]]\nname = \"WEATHER_TOKEN\"\nhost = \"https://api.weather.gov\"\nheader = \"X-Key\"\n",
+        );
+        assert_eq!(violations(policy.grant(&both).unwrap_err()), vec!["secrets[1] (WEATHER_TOKEN)"]);
+    }
+
+    #[test]
+    fn private_ranges_and_binds_go_only_to_the_tools_named() {
+        let s = setup();
+        let e = s.policy.explain_with(&manifest(""), &GrantInputs::default()).unwrap();
+        assert_eq!(e.grant.cidrs, vec!["10.1.2.0/24".parse::<ipnet::IpNet>().unwrap()]);
+        assert_eq!(e.cidrs_from, vec!["net.private[0]"]);
+        assert_eq!(e.net_from, vec!["net.allow[2]", "net.allow[1]"]);
+        assert!(e.withheld.iter().any(|w| w.contains("net.private[1] 10.9.0.0/16: only for tools [\"inventory-*\"]")), "{:?}", e.withheld);
+        let text = e.to_string();
+        for needle in [
+            "https://api.weather.gov:443 (from net.allow[2])",
+            "private range reachable: 10.1.2.0/24 (from net.private[0])",
+            "not granted:\n  net.private[1] 10.9.0.0/16",
+        ] {
+            assert!(text.contains(needle), "{needle} not in\n{text}");
+        }
+        // mallory's tool with the same network gets no private range, and not alice's bind.
+        let m = search_x("[net]\nallow = [\"https://api.weather.gov\"]\n");
+        let g = s.policy.grant(&m).unwrap();
+        assert!(g.cidrs.is_empty(), "{g:?}");
+        let m = search_x("[[fs]]\nguest = \"/data\"\naccess = \"read\"\n");
+        let msgs = messages(s.policy.grant(&m).unwrap_err());
+        assert!(msgs[0].contains("binds[0] is only for tools [\"fetch-weather\"]"), "{msgs:?}");
+        // A tool with no network gets no range at all.
+        let quiet = Manifest::parse(sample("").replace("allow = [\"https://api.weather.gov\", \"https://*.example.com:8443\"]", "allow = []").replace("[[secrets]]\nname = \"WEATHER_TOKEN\"\nhost = \"https://api.weather.gov\"\nheader = \"Authorization\"\nformat = \"Bearer {}\"\n", "").as_bytes()).unwrap();
+        assert!(s.policy.grant(&quiet).unwrap().cidrs.is_empty());
+        // Two binds whose globs both name the tool: refused, naming both.
+        let root = std::fs::canonicalize(s.dir.path()).unwrap();
+        let policy = Policy::parse(
+            format!(
+                "{}\n[[binds]]\ntools = [\"fetch-*\"]\nguest = \"/data\"\nhost = \"{}/out\"\naccess = \"read\"\n",
+                design_policy(&root),
+                root.display()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let msgs = messages(policy.grant(&manifest("")).unwrap_err());
+        assert!(msgs[0].contains("binds[0] and binds[1] all bind `/data`"), "{msgs:?}");
+    }
+
+    #[test]
+    fn host_paths_of_one_grant_may_not_nest_either_way() {
+        let s = setup();
+        let root = std::fs::canonicalize(s.dir.path()).unwrap();
+        std::fs::create_dir(root.join("docs/inner")).unwrap();
+        let two = manifest("\n[[fs]]\nguest = \"/work\"\naccess = \"read-write\"\n");
+        for (work, needle) in [
+            (root.join("docs/inner"), "inside"),  // read-write bind inside the read bind
+            (root.clone(), "outer"),               // read-write bind around the read bind
+            (root.join("docs"), "same"),          // the very same directory twice
+        ] {
+            let bind: CliBind = format!("/work={}", work.display()).parse().unwrap();
+            let e = s
+                .policy
+                .grant_with(&two, &GrantInputs { binds: &[bind], ..Default::default() })
+                .unwrap_err();
+            let msgs = messages(e);
+            assert_eq!(msgs.len(), 1, "{needle}: {msgs:?}");
+            assert!(
+                msgs[0].starts_with("fs[1] (/work)")
+                    && msgs[0].contains("(--dir /work) overlaps")
+                    && msgs[0].contains("(binds[0]) bound for fs[0] (/data)")
+                    && msgs[0].contains("may not nest or overlap"),
+                "{needle}: {msgs:?}"
+            );
+        }
+        // Through a symlink, compared after resolving.
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(root.join("docs"), root.join("alias")).unwrap();
+            let bind: CliBind = format!("/work={}", root.join("alias/inner").display()).parse().unwrap();
+            let e = s
+                .policy
+                .grant_with(&two, &GrantInputs { binds: &[bind], ..Default::default() })
+                .unwrap_err();
+            assert!(messages(e)[0].contains("overlaps"));
+        }
+        // Both from the command line, and siblings are fine.
+        let binds = [
+            format!("/data={}", root.join("out").display()).parse::<CliBind>().unwrap(),
+            format!("/work={}", root.join("docs").display()).parse::<CliBind>().unwrap(),
+        ];
+        let g = s.policy.grant_with(&two, &GrantInputs { binds: &binds, ..Default::default() }).unwrap();
+        assert_eq!(g.fs.len(), 2);
+        let nested = [
+            format!("/data={}", root.join("docs").display()).parse::<CliBind>().unwrap(),
+            format!("/work={}", root.join("docs/inner").display()).parse::<CliBind>().unwrap(),
+        ];
+        assert!(s.policy.grant_with(&two, &GrantInputs { binds: &nested, ..Default::default() }).is_err());
+    }
+
+    #[test]
+    fn an_unsigned_manifest_gets_no_policy_secret_range_or_bind() {
+        let s = setup();
+        let unsigned = GrantInputs { check_publisher: false, unsigned: true, ..Default::default() };
+        let e = s.policy.grant_with(&manifest(""), &unsigned).unwrap_err();
+        assert_eq!(violations(e), vec!["fs[0] (/data)", "secrets[0] (WEATHER_TOKEN)"]);
+        // --dir binds what the command line names; --secret is refused all the same, because
+        // where the secret would go is written in the unsigned file.
+        let binds = [format!("/data={}", s.dir.path().join("docs").display()).parse::<CliBind>().unwrap()];
+        let secrets = [("WEATHER_TOKEN".to_owned(), SecretSource::Env("X".parse().unwrap()))];
+        let e = s
+            .policy
+            .grant_with(&manifest(""), &GrantInputs { binds: &binds, secrets: &secrets, ..unsigned.clone() })
+            .unwrap_err();
+        let msgs = messages(e);
+        assert_eq!(msgs.len(), 1, "{msgs:?}");
+        assert!(msgs[0].contains("unsigned tool gets no secret"), "{msgs:?}");
+        let no_secret = Manifest::parse(sample("").replace("[[secrets]]\nname = \"WEATHER_TOKEN\"\nhost = \"https://api.weather.gov\"\nheader = \"Authorization\"\nformat = \"Bearer {}\"\n", "").as_bytes()).unwrap();
+        let e = s.policy.explain_with(&no_secret, &GrantInputs { binds: &binds, ..unsigned }).unwrap();
+        assert_eq!(e.grant.fs[0].origin, BindOrigin::CommandLine);
+        assert!(e.grant.cidrs.is_empty(), "no private range for an unsigned tool");
+        assert!(e.withheld.iter().any(|w| w.contains("net.private[0]") && w.contains("unsigned")), "{:?}", e.withheld);
+        // The same manifest, signed, gets the range.
+        assert_eq!(s.policy.grant_with(&no_secret, &GrantInputs { binds: &binds, ..Default::default() }).unwrap().cidrs.len(), 1);
     }
 
     #[test]

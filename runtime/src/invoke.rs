@@ -123,13 +123,14 @@ pub(crate) async fn invoke(
     // A store starts with no fuel; component start-up burns fuel too, so set it before
     // instantiating. Fuel is enabled on every engine this crate builds.
     let fuel_ok = store.set_fuel(limits.fuel).is_ok();
-    let deadline = start + limits.timeout;
+    // Timeouts are range-checked where they are read (limits.rs); a deadline past what an
+    // Instant can hold still interrupts rather than panics.
+    let deadline = start.checked_add(limits.timeout);
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |_| {
-        Ok(if Instant::now() >= deadline {
-            UpdateDeadline::Interrupt
-        } else {
-            UpdateDeadline::Yield(1)
+        Ok(match deadline {
+            Some(d) if Instant::now() < d => UpdateDeadline::Yield(1),
+            _ => UpdateDeadline::Interrupt,
         })
     });
     let cap = limits.host_calls;

@@ -20,6 +20,16 @@ pub const DEFAULT_OUTPUT: u64 = 1 << 20;
 /// The default cap on host calls (WASI and `wasmgov:tool/host` imports) of one call.
 pub const DEFAULT_HOST_CALLS: u64 = 100_000;
 
+/// The largest wall-clock budget any policy, manifest or flag may set: one day. Longer is a typo
+/// or an attempt to overflow a deadline, not a tool call.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+/// The largest linear memory any policy, manifest or flag may set (16 GiB, four times what one
+/// 32-bit memory can address).
+pub const MAX_MEMORY: u64 = 16 << 30;
+/// The largest output cap any policy, manifest or flag may set (16 GiB; output is held in host
+/// memory until the call ends).
+pub const MAX_OUTPUT: u64 = 16 << 30;
+
 /// The limits one call runs under. Every field is enforced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Limits {
@@ -82,6 +92,34 @@ pub struct LimitOverrides {
 }
 
 impl LimitOverrides {
+    /// Check every set duration and size against its cap ([`MAX_TIMEOUT`], [`MAX_MEMORY`],
+    /// [`MAX_OUTPUT`]); on failure, the field's key and what is wrong.
+    pub fn check_ranges(&self) -> Result<(), (&'static str, String)> {
+        if let Some(t) = self.timeout
+            && t.0 > MAX_TIMEOUT
+        {
+            return Err((
+                "timeout",
+                format!("`{t}` is longer than the most any call may run, {}", HumanDuration(MAX_TIMEOUT)),
+            ));
+        }
+        let sizes = [
+            ("memory", self.memory, MAX_MEMORY),
+            ("output", self.output, MAX_OUTPUT),
+        ];
+        for (field, v, max) in sizes {
+            if let Some(v) = v
+                && v.0 > max
+            {
+                return Err((
+                    field,
+                    format!("{v} is over the most any call may have, {}", ByteSize(max)),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Fill every unset field from `base`.
     pub fn or(self, base: Limits) -> Limits {
         Limits {
@@ -264,6 +302,43 @@ mod tests {
         );
         assert!("0s".parse::<HumanDuration>().is_err());
         assert!("soon".parse::<HumanDuration>().is_err());
+    }
+
+    #[test]
+    fn durations_and_sizes_over_their_caps_are_refused() {
+        let huge = LimitOverrides {
+            timeout: Some("18446744073709551615s".parse().unwrap()),
+            ..Default::default()
+        };
+        let (field, why) = huge.check_ranges().unwrap_err();
+        assert_eq!(field, "timeout");
+        assert!(why.contains("1day"), "{why}");
+        for (o, field) in [
+            (
+                LimitOverrides {
+                    memory: Some(ByteSize(MAX_MEMORY + 1)),
+                    ..Default::default()
+                },
+                "memory",
+            ),
+            (
+                LimitOverrides {
+                    output: Some(ByteSize(u64::MAX)),
+                    ..Default::default()
+                },
+                "output",
+            ),
+        ] {
+            assert_eq!(o.check_ranges().unwrap_err().0, field);
+        }
+        let at_caps = LimitOverrides {
+            timeout: Some(HumanDuration(MAX_TIMEOUT)),
+            memory: Some(ByteSize(MAX_MEMORY)),
+            output: Some(ByteSize(MAX_OUTPUT)),
+            ..Default::default()
+        };
+        assert!(at_caps.check_ranges().is_ok());
+        assert!(LimitOverrides::from(Limits::default()).check_ranges().is_ok());
     }
 
     #[test]

@@ -275,6 +275,9 @@ impl Manifest {
                 return Err(doc.error_at(&format!("limits.{field}"), "must be above zero"));
             }
         }
+        self.limits
+            .check_ranges()
+            .map_err(|(field, why)| doc.error_at(&format!("limits.{field}"), why))?;
         for (i, f) in self.fs.iter().enumerate() {
             if let Some(p) = &f.purpose {
                 text_field(doc, &format!("fs[{i}].purpose"), p, 1024, true)?;

@@ -1,4 +1,12 @@
-//! The operator policy (`policy.toml`): ceilings, who may publish which tools, and the binds.
+//! The operator policy (`policy.toml`): ceilings, who may publish which tools, ratchet floors,
+//! and what the operator provisions (binds, private address ranges, secrets).
+//!
+//! Everything provisioned names the tools it is for (`tools`, globs over tool names, required and
+//! non-empty): a deployment serves many tools from many publishers, and one tool must never
+//! receive what was provisioned for another. A secret also names the one exact host its value may
+//! be sent to, and a manifest's `[[secrets]] host` must equal it. The pre-wave-2 global forms
+//! (`[secrets] NAME = "env:X"`, `[net] cidrs`, `[[binds]] tool`) are refused with the new form as
+//! the hint, rather than read with a meaning the operator did not intend.
 //!
 //! Read as strictly as a manifest (64 KiB, no BOM, UTF-8, no unknown fields or duplicate keys,
 //! every value validated; errors name field and line). `[limits]` are both the ceilings a manifest
@@ -20,6 +28,8 @@ use serde::Deserialize;
 
 use crate::grant::SecretSource;
 use crate::limits::{LimitOverrides, Limits};
+use crate::manifest::Manifest;
+use crate::ratchet::RatchetError;
 use crate::names::{Access, EnvVarName, GuestPath, NameError, Sha256Digest, ToolName};
 use crate::net_pattern::NetPattern;
 use crate::pattern::wildcard_match;
@@ -63,6 +73,8 @@ pub enum PolicyError {
         path: Option<PathBuf>,
         /// Where and what.
         error: DocError,
+        /// A fix specific to this error (else the generic one).
+        hint: Option<String>,
     },
     /// The policy file could not be read.
     #[error("cannot read policy {}: {message}", path.display())]
@@ -95,6 +107,7 @@ impl PolicyError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             Self::Over { .. } => "run `wasmgov explain MANIFEST` to see the grant; raise the policy (policy.toml) only if you accept what the tool asks for".into(),
+            Self::Malformed { hint: Some(h), .. } => h.clone(),
             Self::Malformed { .. } | Self::Io { .. } => "fix policy.toml (see manifests/ for an example), or pass --policy FILE".into(),
         })
     }
@@ -151,30 +164,135 @@ impl std::str::FromStr for ToolPattern {
 }
 
 /// `[net]` of the policy.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NetPolicy {
     /// Ceiling for manifests' `[net] allow`.
-    #[serde(default)]
     pub allow: Vec<NetPattern>,
-    /// Private, loopback or link-local ranges tools may reach (all others of those are refused).
-    #[serde(default)]
-    pub cidrs: Vec<ipnet::IpNet>,
+    /// `[[net.private]]`: loopback, private or link-local ranges, each open only to the tools it
+    /// names (all other such addresses are refused).
+    pub private: Vec<PrivateRange>,
 }
 
-/// `[[binds]]`: a guest path bound to a host directory.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `[[net.private]]`: a range of internal addresses and the tools that may reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateRange {
+    /// The range, e.g. `10.1.2.0/24` (no host bits set).
+    pub cidr: ipnet::IpNet,
+    /// Tool name patterns; only these tools may reach the range.
+    pub tools: Vec<ToolPattern>,
+}
+
+/// `[[binds]]`: a guest path bound to a host directory, for the tools named.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BindRule {
-    /// Only for this tool; a bind without `tool` applies to every tool.
-    #[serde(default)]
-    pub tool: Option<ToolName>,
+    /// Tool name patterns this bind is for (`["*"]` only if the operator means every tool).
+    pub tools: Vec<ToolPattern>,
     /// The manifest's guest path.
     pub guest: GuestPath,
     /// The host directory (absolute).
     pub host: PathBuf,
     /// The most access the bind gives; a manifest asking more is refused.
     pub access: Access,
+}
+
+/// `[secrets.NAME]`: where a secret's value comes from, the one host it may be sent to, and the
+/// tools it is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRule {
+    /// Where the value comes from (`env:VAR` or `file:/absolute/path`).
+    pub source: SecretSource,
+    /// The exact `scheme://host:port` (no wildcard) whose requests may carry it; a manifest's
+    /// `[[secrets]] host` must equal it.
+    pub host: NetPattern,
+    /// Tool name patterns this secret is for.
+    pub tools: Vec<ToolPattern>,
+}
+
+/// `[[min-sequence]]`: the lowest `sequence` of a tool this policy accepts (a ratchet floor that
+/// replicas sharing no state get from their config).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MinSequence {
+    /// The tool name (exact).
+    pub tool: ToolName,
+    /// Manifests of `tool` with a lower sequence are refused as rollback.
+    pub sequence: u64,
+}
+
+/// Whether any of `patterns` matches `name`.
+pub fn any_matches(patterns: &[ToolPattern], name: &ToolName) -> bool {
+    patterns.iter().any(|p| p.matches(name))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NetFile {
+    #[serde(default)]
+    allow: Vec<NetPattern>,
+    #[serde(default)]
+    private: Vec<PrivateFile>,
+    /// The pre-wave-2 global list; refused with a hint.
+    #[serde(default)]
+    cidrs: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrivateFile {
+    cidr: ipnet::IpNet,
+    #[serde(default)]
+    tools: Option<Vec<ToolPattern>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BindFile {
+    /// The pre-wave-2 single optional tool; refused with a hint.
+    #[serde(default)]
+    tool: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    tools: Option<Vec<ToolPattern>>,
+    guest: GuestPath,
+    host: PathBuf,
+    access: Access,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretTable {
+    #[serde(default)]
+    source: Option<SecretSource>,
+    #[serde(default)]
+    host: Option<NetPattern>,
+    #[serde(default)]
+    tools: Option<Vec<ToolPattern>>,
+}
+
+/// A `[secrets]` entry as written: the pre-wave-2 `NAME = "env:X"` string, or a table.
+#[derive(Debug)]
+enum SecretFile {
+    Old,
+    Table(SecretTable),
+}
+
+impl<'de> Deserialize<'de> for SecretFile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = SecretFile;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a table with source, host and tools")
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<SecretFile, E> {
+                Ok(SecretFile::Old)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<SecretFile, A::Error> {
+                SecretTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(SecretFile::Table)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -198,16 +316,18 @@ struct PolicyFile {
     limits: LimitOverrides,
     #[serde(default)]
     publishers: Vec<PublisherRule>,
+    #[serde(default, rename = "min-sequence")]
+    min_sequence: Vec<MinSequence>,
     #[serde(default)]
-    net: NetPolicy,
+    net: NetFile,
     #[serde(default)]
     env: EnvPolicy,
     #[serde(default)]
     fs: FsPolicy,
     #[serde(default)]
-    binds: Vec<BindRule>,
+    binds: Vec<BindFile>,
     #[serde(default)]
-    secrets: BTreeMap<String, SecretSource>,
+    secrets: BTreeMap<String, SecretFile>,
 }
 
 /// A parsed, validated operator policy.
@@ -217,19 +337,64 @@ pub struct Policy {
     pub limits: Limits,
     /// Who may sign which tool names.
     pub publishers: Vec<PublisherRule>,
-    /// Network ceiling and reachable private ranges.
+    /// Ratchet floors per tool name.
+    pub min_sequence: Vec<MinSequence>,
+    /// Network ceiling and the private ranges provisioned per tool.
     pub net: NetPolicy,
     /// Env vars a manifest may ask for.
     pub env_vars: Vec<EnvVarName>,
     /// When set, host paths outside these may not be bound.
     pub fs_roots: Option<Vec<PathBuf>>,
-    /// Guest path → host directory binds.
+    /// Guest path → host directory binds, each for the tools it names.
     pub binds: Vec<BindRule>,
-    /// Where declared secrets' values come from.
-    pub secrets: BTreeMap<EnvVarName, SecretSource>,
+    /// Secrets: source, host and tools, by name.
+    pub secrets: BTreeMap<EnvVarName, SecretRule>,
     digest: Sha256Digest,
     path: Option<PathBuf>,
     builtin: bool,
+}
+
+/// A malformed policy, with a hint when the fix is specific (an old form, a missing `tools`).
+struct Bad {
+    error: DocError,
+    hint: Option<String>,
+}
+
+impl From<DocError> for Bad {
+    fn from(error: DocError) -> Self {
+        Self { error, hint: None }
+    }
+}
+
+fn bad_with(error: DocError, hint: impl Into<String>) -> Bad {
+    Bad {
+        error,
+        hint: Some(hint.into()),
+    }
+}
+
+/// `tools` of a provisioned entry: required and non-empty, so nothing is open to every tool
+/// unless the operator writes `["*"]`.
+fn required_tools(
+    doc: &Located<'_>,
+    field: &str,
+    what: &str,
+    tools: Option<Vec<ToolPattern>>,
+) -> Result<Vec<ToolPattern>, Bad> {
+    match tools {
+        Some(t) if !t.is_empty() => Ok(t),
+        Some(_) => Err(bad_with(
+            doc.error_at(&format!("{field}.tools"), format!("{what} names no tool")),
+            "list the tools it is for, e.g. `tools = [\"fetch-weather\"]`; `tools = [\"*\"]` gives it to every tool",
+        )),
+        None => Err(bad_with(
+            doc.error_at(
+                field,
+                format!("{what} has no `tools`: everything provisioned names the tools it is for"),
+            ),
+            "add e.g. `tools = [\"fetch-weather\"]` (globs over tool names); `tools = [\"*\"]` gives it to every tool",
+        )),
+    }
 }
 
 impl Policy {
@@ -238,6 +403,7 @@ impl Policy {
         Self {
             limits: Limits::default(),
             publishers: Vec::new(),
+            min_sequence: Vec::new(),
             net: NetPolicy::default(),
             env_vars: Vec::new(),
             fs_roots: None,
@@ -256,9 +422,10 @@ impl Policy {
             message: e.to_string(),
         })?;
         let mut p = Self::parse(&bytes).map_err(|e| match e {
-            PolicyError::Malformed { error, .. } => PolicyError::Malformed {
+            PolicyError::Malformed { error, hint, .. } => PolicyError::Malformed {
                 path: Some(path.to_owned()),
                 error,
+                hint,
             },
             other => other,
         })?;
@@ -268,72 +435,183 @@ impl Policy {
 
     /// Parse the exact bytes of a policy file.
     pub fn parse(bytes: &[u8]) -> Result<Self, PolicyError> {
-        let bad = |error| PolicyError::Malformed { path: None, error };
+        let bad = |error| PolicyError::Malformed {
+            path: None,
+            error,
+            hint: None,
+        };
         let text = check_bytes(bytes, MAX_POLICY_SIZE, "the policy").map_err(bad)?;
         let doc = Located::parse(text).map_err(bad)?;
         let file: PolicyFile = doc.deserialize().map_err(bad)?;
-        Self::from_file(file, &doc, Sha256Digest::of(bytes)).map_err(bad)
+        Self::from_file(file, &doc, Sha256Digest::of(bytes)).map_err(|b| PolicyError::Malformed {
+            path: None,
+            error: b.error,
+            hint: b.hint,
+        })
     }
 
-    fn from_file(f: PolicyFile, doc: &Located<'_>, digest: Sha256Digest) -> Result<Self, DocError> {
+    fn from_file(f: PolicyFile, doc: &Located<'_>, digest: Sha256Digest) -> Result<Self, Bad> {
         for (i, p) in f.publishers.iter().enumerate() {
             if p.principal.is_empty()
                 || p.principal
                     .chars()
                     .any(|c| c.is_whitespace() || c.is_control() || c == ',')
             {
-                return Err(doc.error_at(
-                    &format!("publishers[{i}].principal"),
-                    "must be a principal without whitespace or `,`",
-                ));
+                return Err(doc
+                    .error_at(
+                        &format!("publishers[{i}].principal"),
+                        "must be a principal without whitespace or `,`",
+                    )
+                    .into());
             }
         }
-        for (i, c) in f.net.cidrs.iter().enumerate() {
-            if *c != c.trunc() {
-                return Err(doc.error_at(
-                    &format!("net.cidrs[{i}]"),
-                    format!(
-                        "`{c}` has host bits set; write the network, `{}`",
-                        c.trunc()
-                    ),
-                ));
+        f.limits
+            .check_ranges()
+            .map_err(|(field, why)| doc.error_at(&format!("limits.{field}"), why))?;
+        for (i, m) in f.min_sequence.iter().enumerate() {
+            if f.min_sequence[..i].iter().any(|o| o.tool == m.tool) {
+                return Err(doc
+                    .error_at(
+                        &format!("min-sequence[{i}].tool"),
+                        format!("a second floor for `{}`", m.tool),
+                    )
+                    .into());
             }
+        }
+        if f.net.cidrs.is_some() {
+            return Err(bad_with(
+                doc.error_at(
+                    "net.cidrs",
+                    "the global `cidrs` list is gone: each private range now names the tools that may reach it",
+                ),
+                "write one `[[net.private]]` table per range, e.g. `[[net.private]]` `cidr = \"10.1.2.0/24\"` `tools = [\"inventory-*\"]`",
+            ));
+        }
+        let mut private = Vec::new();
+        for (i, r) in f.net.private.into_iter().enumerate() {
+            let field = format!("net.private[{i}]");
+            if r.cidr != r.cidr.trunc() {
+                return Err(doc
+                    .error_at(
+                        &format!("{field}.cidr"),
+                        format!(
+                            "`{}` has host bits set; write the network, `{}`",
+                            r.cidr,
+                            r.cidr.trunc()
+                        ),
+                    )
+                    .into());
+            }
+            let tools = required_tools(doc, &field, "a private range", r.tools)?;
+            private.push(PrivateRange {
+                cidr: r.cidr,
+                tools,
+            });
         }
         if let Some(roots) = &f.fs.roots {
             for (i, r) in roots.iter().enumerate() {
                 if !r.is_absolute() {
-                    return Err(doc.error_at(&format!("fs.roots[{i}]"), "must be an absolute path"));
+                    return Err(doc
+                        .error_at(&format!("fs.roots[{i}]"), "must be an absolute path")
+                        .into());
                 }
             }
         }
-        for (i, b) in f.binds.iter().enumerate() {
-            if !b.host.is_absolute() {
-                return Err(doc.error_at(&format!("binds[{i}].host"), "must be an absolute path"));
-            }
-            if f.binds[..i]
-                .iter()
-                .any(|o| o.tool == b.tool && o.guest == b.guest)
-            {
-                return Err(doc.error_at(
-                    &format!("binds[{i}].guest"),
-                    format!("duplicate bind for guest path `{}`", b.guest),
+        let mut binds: Vec<BindRule> = Vec::new();
+        for (i, b) in f.binds.into_iter().enumerate() {
+            let field = format!("binds[{i}]");
+            if b.tool.is_some() {
+                return Err(bad_with(
+                    doc.error_at(
+                        &format!("{field}.tool"),
+                        "`tool` is gone: a bind names the tools it is for in `tools`",
+                    ),
+                    "write `tools = [\"grep-files\"]` (globs over tool names) instead of `tool = \"grep-files\"`",
                 ));
             }
+            if !b.host.is_absolute() {
+                return Err(doc
+                    .error_at(&format!("{field}.host"), "must be an absolute path")
+                    .into());
+            }
+            let tools = required_tools(doc, &field, "a bind", b.tools)?;
+            if binds.iter().any(|o| o.tools == tools && o.guest == b.guest) {
+                return Err(doc
+                    .error_at(
+                        &format!("{field}.guest"),
+                        format!("duplicate bind for guest path `{}`", b.guest),
+                    )
+                    .into());
+            }
+            binds.push(BindRule {
+                tools,
+                guest: b.guest,
+                host: b.host,
+                access: b.access,
+            });
         }
         let mut secrets = BTreeMap::new();
-        for (name, source) in f.secrets {
+        for (name, entry) in f.secrets {
+            let field = format!("secrets.{name}");
             let key: EnvVarName = name
                 .parse()
-                .map_err(|e: NameError| doc.error_at(&format!("secrets.{name}"), e.0))?;
-            secrets.insert(key, source);
+                .map_err(|e: NameError| doc.error_at(&field, e.0))?;
+            let t = match entry {
+                SecretFile::Old => {
+                    return Err(bad_with(
+                        doc.error_at(
+                            &field,
+                            "`NAME = \"SOURCE\"` is the old form: a secret now names its source, the one host it may go to, and the tools it is for",
+                        ),
+                        format!(
+                            "write `[secrets.{name}]` with `source = \"env:{name}\"`, `host = \"https://api.example.com\"` and `tools = [\"TOOL\"]`"
+                        ),
+                    ));
+                }
+                SecretFile::Table(t) => t,
+            };
+            let Some(source) = t.source else {
+                return Err(bad_with(
+                    doc.error_at(&field, "a secret has no `source`"),
+                    "add `source = \"env:VAR\"` or `source = \"file:/run/secrets/NAME\"`",
+                ));
+            };
+            let Some(host) = t.host else {
+                return Err(bad_with(
+                    doc.error_at(
+                        &field,
+                        "a secret has no `host`: it must name the one host its value may be sent to",
+                    ),
+                    "add `host = \"https://api.example.com\"` (exact scheme://host[:port], no wildcard)",
+                ));
+            };
+            if host.is_wildcard() {
+                return Err(bad_with(
+                    doc.error_at(
+                        &format!("{field}.host"),
+                        format!("`{host}` is a wildcard: a secret goes to one exact host"),
+                    ),
+                    "name the one host, e.g. `host = \"https://api.example.com\"`",
+                ));
+            }
+            let tools = required_tools(doc, &field, "a secret", t.tools)?;
+            secrets.insert(key, SecretRule {
+                source,
+                host,
+                tools,
+            });
         }
         Ok(Self {
             limits: f.limits.or(Limits::default()),
             publishers: f.publishers,
-            net: f.net,
+            min_sequence: f.min_sequence,
+            net: NetPolicy {
+                allow: f.net.allow,
+                private,
+            },
             env_vars: f.env.vars,
             fs_roots: f.fs.roots,
-            binds: f.binds,
+            binds,
             secrets,
             digest,
             path: None,
@@ -363,16 +641,53 @@ impl Policy {
         })
     }
 
-    /// The bind for `guest` of tool `tool`: a tool-specific bind wins over a general one.
-    pub fn bind_for(&self, tool: &ToolName, guest: &GuestPath) -> Option<&BindRule> {
+    /// Every `[[binds]]` entry (with its index) for `guest` whose `tools` match `tool`.
+    pub fn binds_for(&self, tool: &ToolName, guest: &GuestPath) -> Vec<(usize, &BindRule)> {
         self.binds
             .iter()
-            .find(|b| b.tool.as_ref() == Some(tool) && &b.guest == guest)
-            .or_else(|| {
-                self.binds
-                    .iter()
-                    .find(|b| b.tool.is_none() && &b.guest == guest)
-            })
+            .enumerate()
+            .filter(|(_, b)| &b.guest == guest && any_matches(&b.tools, tool))
+            .collect()
+    }
+
+    /// Every `[[net.private]]` entry (with its index) open to `tool`.
+    pub fn private_for(&self, tool: &ToolName) -> Vec<(usize, &PrivateRange)> {
+        self.net
+            .private
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| any_matches(&r.tools, tool))
+            .collect()
+    }
+
+    /// The index of the first `[net] allow` entry that covers `p`.
+    pub fn allow_entry_for(&self, p: &NetPattern) -> Option<usize> {
+        self.net.allow.iter().position(|a| a.covers(p))
+    }
+
+    /// The `[[min-sequence]]` floor for `tool`, with its index.
+    pub fn min_sequence_for(&self, tool: &ToolName) -> Option<(usize, u64)> {
+        self.min_sequence
+            .iter()
+            .position(|m| &m.tool == tool)
+            .map(|i| (i, self.min_sequence[i].sequence))
+    }
+
+    /// Refuse `m` as rollback if its sequence is below the policy's floor for its tool.
+    pub fn check_min_sequence(&self, m: &Manifest) -> Result<(), RatchetError> {
+        match self.min_sequence_for(&m.tool.name) {
+            Some((i, floor)) if m.tool.sequence < floor => Err(RatchetError::Rollback {
+                tool: m.tool.name.to_string(),
+                sequence: m.tool.sequence,
+                seen: floor,
+                origin: format!(
+                    "the floor set by min-sequence[{i}] of {}",
+                    self.path()
+                        .map_or_else(|| "the policy".to_owned(), |p| format!("policy {}", p.display()))
+                ),
+            }),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -394,9 +709,24 @@ host-calls = 1_000_000
 principal = "alice@example.com"
 tools = ["fetch-weather", "search-*"]
 
+[[publishers]]
+principal = "mallory@example.com"
+tools = ["search-*"]
+
+[[min-sequence]]
+tool = "fetch-weather"
+sequence = 7
+
 [net]
 allow = ["https://*.example.com", "https://*.example.com:8443", "https://api.weather.gov"]
-cidrs = ["10.1.2.0/24"]
+
+[[net.private]]
+cidr = "10.1.2.0/24"
+tools = ["fetch-weather"]
+
+[[net.private]]
+cidr = "10.9.0.0/16"
+tools = ["inventory-*"]
 
 [env]
 vars = ["LANG", "TZ"]
@@ -405,13 +735,15 @@ vars = ["LANG", "TZ"]
 roots = ["{root}"]
 
 [[binds]]
-tool = "fetch-weather"
+tools = ["fetch-weather"]
 guest = "/data"
 host = "{root}/docs"
 access = "read"
 
-[secrets]
-WEATHER_TOKEN = "env:WEATHER_TOKEN"
+[secrets.WEATHER_TOKEN]
+source = "env:WEATHER_TOKEN"
+host = "https://api.weather.gov"
+tools = ["fetch-weather"]
 "#,
             root = root.display()
         )
@@ -426,17 +758,74 @@ WEATHER_TOKEN = "env:WEATHER_TOKEN"
         assert!(p.publisher_may_sign("alice@example.com", &name("search-web")));
         assert!(!p.publisher_may_sign("alice@example.com", &name("evil")));
         assert!(!p.publisher_may_sign("bob@example.com", &name("search-web")));
-        assert_eq!(p.net.cidrs[0].to_string(), "10.1.2.0/24");
-        assert!(
-            p.bind_for(&name("fetch-weather"), &"/data".parse().unwrap())
-                .is_some()
-        );
-        assert!(
-            p.bind_for(&name("other"), &"/data".parse().unwrap())
-                .is_none()
-        );
+        assert_eq!(p.net.private[0].cidr.to_string(), "10.1.2.0/24");
+        assert_eq!(p.private_for(&name("fetch-weather")).len(), 1);
+        assert_eq!(p.private_for(&name("inventory-db"))[0].0, 1);
+        assert!(p.private_for(&name("search-x")).is_empty());
+        let data = "/data".parse().unwrap();
+        assert_eq!(p.binds_for(&name("fetch-weather"), &data).len(), 1);
+        assert!(p.binds_for(&name("other"), &data).is_empty());
+        assert_eq!(p.min_sequence_for(&name("fetch-weather")), Some((0, 7)));
+        let s = &p.secrets[&"WEATHER_TOKEN".parse().unwrap()];
+        assert_eq!(s.host.to_string(), "https://api.weather.gov:443");
         assert_eq!(p.digest().as_str().len(), 64);
         assert!(!p.is_builtin());
+    }
+
+    /// The error of a bad policy: (field, message, hint).
+    fn refusal(text: &str) -> (Option<String>, String, String) {
+        match Policy::parse(text.as_bytes()).unwrap_err() {
+            e @ PolicyError::Malformed { .. } => {
+                let hint = e.hint().unwrap_or_default();
+                let PolicyError::Malformed { error, .. } = e else {
+                    unreachable!()
+                };
+                assert!(error.line.is_some(), "{error}");
+                (error.field, error.message, hint)
+            }
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn old_global_forms_are_refused_with_the_new_form_as_hint() {
+        let (field, msg, hint) = refusal("[secrets]\nWEATHER_TOKEN = \"env:WEATHER_TOKEN\"\n");
+        assert_eq!(field.as_deref(), Some("secrets.WEATHER_TOKEN"));
+        assert!(msg.contains("old form"), "{msg}");
+        assert!(hint.contains("[secrets.WEATHER_TOKEN]") && hint.contains("tools"), "{hint}");
+        let (field, _, hint) = refusal("[net]\ncidrs = [\"10.0.0.0/8\"]\n");
+        assert_eq!(field.as_deref(), Some("net.cidrs"));
+        assert!(hint.contains("[[net.private]]"), "{hint}");
+        let (field, _, hint) = refusal(
+            "[[binds]]\ntool = \"grep-files\"\nguest = \"/data\"\nhost = \"/srv\"\naccess = \"read\"\n",
+        );
+        assert_eq!(field.as_deref(), Some("binds[0].tool"));
+        assert!(hint.contains("tools = [\"grep-files\"]"), "{hint}");
+    }
+
+    #[test]
+    fn nothing_is_provisioned_without_naming_its_tools() {
+        let root = Path::new("/srv/agent");
+        let good = design_policy(root);
+        for (bad, field) in [
+            // A bind, a private range, a secret: no tools at all, or an empty list.
+            (good.replace("tools = [\"fetch-weather\"]\nguest", "guest"), "binds[0]"),
+            (good.replace("tools = [\"fetch-weather\"]\nguest", "tools = []\nguest"), "binds[0].tools"),
+            (good.replace("cidr = \"10.1.2.0/24\"\ntools = [\"fetch-weather\"]", "cidr = \"10.1.2.0/24\""), "net.private[0]"),
+            (good.replace("host = \"https://api.weather.gov\"\ntools = [\"fetch-weather\"]", "host = \"https://api.weather.gov\""), "secrets.WEATHER_TOKEN"),
+            (good.replace("host = \"https://api.weather.gov\"\ntools = [\"fetch-weather\"]", "host = \"https://api.weather.gov\"\ntools = []"), "secrets.WEATHER_TOKEN.tools"),
+            // A secret with no host, a wildcard host, no source.
+            (good.replace("host = \"https://api.weather.gov\"\ntools", "tools"), "secrets.WEATHER_TOKEN"),
+            (good.replace("host = \"https://api.weather.gov\"\ntools", "host = \"https://*.weather.gov\"\ntools"), "secrets.WEATHER_TOKEN.host"),
+            (good.replace("source = \"env:WEATHER_TOKEN\"\n", ""), "secrets.WEATHER_TOKEN"),
+        ] {
+            let (f, msg, hint) = refusal(&bad);
+            assert_eq!(f.as_deref(), Some(field), "{msg}\n{bad}");
+            assert!(!hint.contains("see manifests/"), "a specific hint for {field}: {hint}");
+        }
+        // `["*"]` is the operator's explicit choice, and allowed.
+        let all = Policy::parse(good.replace("tools = [\"fetch-weather\"]\nguest", "tools = [\"*\"]\nguest").as_bytes()).unwrap();
+        assert_eq!(all.binds_for(&"anything".parse().unwrap(), &"/data".parse().unwrap()).len(), 1);
     }
 
     #[test]
@@ -468,9 +857,25 @@ WEATHER_TOKEN = "env:WEATHER_TOKEN"
             (good.replace("[net]", "[netwrok]"), None),
             (
                 good.replace("10.1.2.0/24", "10.1.2.3/24"),
-                Some("net.cidrs[0]"),
+                Some("net.private[0].cidr"),
             ),
-            (good.replace("10.1.2.0/24", "ten"), Some("net.cidrs[0]")),
+            (good.replace("10.1.2.0/24", "ten"), Some("net.private[0].cidr")),
+            (
+                good.replace("\"30s\"", "\"18446744073709551615s\""),
+                Some("limits.timeout"),
+            ),
+            (
+                good.replace("\"128 MiB\"", "\"17 GiB\""),
+                Some("limits.memory"),
+            ),
+            (
+                format!("{good}\n[[min-sequence]]\ntool = \"fetch-weather\"\nsequence = 9\n"),
+                Some("min-sequence[1].tool"),
+            ),
+            (
+                good.replace("source = \"env:WEATHER_TOKEN\"", "source = \"env:WEATHER_TOKEN\"\nheader = \"X\""),
+                Some("secrets.WEATHER_TOKEN.header"),
+            ),
             (
                 good.replace("host = \"/srv/agent/docs\"", "host = \"docs\""),
                 Some("binds[0].host"),
@@ -481,10 +886,10 @@ WEATHER_TOKEN = "env:WEATHER_TOKEN"
             ),
             (
                 good.replace("env:WEATHER_TOKEN", "vault:x"),
-                Some("secrets.WEATHER_TOKEN"),
+                Some("secrets.WEATHER_TOKEN.source"),
             ),
             (
-                good.replace("WEATHER_TOKEN =", "WEATHER-TOKEN ="),
+                good.replace("[secrets.WEATHER_TOKEN]", "[secrets.WEATHER-TOKEN]"),
                 Some("secrets.WEATHER-TOKEN"),
             ),
             (
@@ -493,7 +898,7 @@ WEATHER_TOKEN = "env:WEATHER_TOKEN"
             ),
             (
                 format!(
-                    "{good}\n[[binds]]\ntool = \"fetch-weather\"\nguest = \"/data\"\nhost = \"/srv/agent/x\"\naccess = \"read\"\n"
+                    "{good}\n[[binds]]\ntools = [\"fetch-weather\"]\nguest = \"/data\"\nhost = \"/srv/agent/x\"\naccess = \"read\"\n"
                 ),
                 Some("binds[1].guest"),
             ),

@@ -102,8 +102,9 @@ impl RuntimeBuilder {
     }
 
     /// A host path no tool may have bound (in either direction: the bind may be neither inside
-    /// it nor contain it) — the operator's trust store, policy and the like. The state
-    /// directory, the compile cache and the audit log are protected without being named.
+    /// it nor contain it) — the operator's trust store, policy, audit key and the like. The
+    /// state directory, the compile cache, the audit log and every `file:` secret source (the
+    /// policy's, and the `--secret` files of a load) are protected without being named.
     pub fn protect(mut self, path: impl AsRef<Path>) -> Self {
         self.protected.push(path.as_ref().to_path_buf());
         self
@@ -129,21 +130,24 @@ impl RuntimeBuilder {
             Some(dir) => Some(Ratchet::open(dir).map_err(RefusalError::from)?),
             None => None,
         };
+        let policy = self.policy.unwrap_or_else(Policy::builtin);
         let mut protected = self.protected;
         protected.extend(self.state_dir.iter().cloned());
         protected.extend(self.engine.cache_dir.iter().cloned());
         protected.extend(self.audit.as_ref().map(|a| a.path().to_path_buf()));
-        // Compare resolved paths, as the grant's host paths are resolved.
-        let protected = protected
-            .into_iter()
-            .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
-            .collect();
+        // Every secret file the policy names, whichever tool it is for: a bind must never
+        // let one tool read what is provisioned for another.
+        protected.extend(policy.secrets.values().filter_map(|r| match &r.source {
+            SecretSource::File(p) => Some(p.clone()),
+            SecretSource::Env(_) => None,
+        }));
+        let protected = protected.iter().flat_map(|p| protected_forms(p)).collect();
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
                 protected,
                 engine,
                 cache,
-                policy: self.policy.unwrap_or_else(Policy::builtin),
+                policy,
                 trust: self.trust,
                 revoked: self.revoked,
                 ratchet,
@@ -196,6 +200,24 @@ pub struct LoadOptions {
     pub now: Option<SystemTime>,
 }
 
+/// The spellings of a protected path that a resolved bind path is compared with: the path made
+/// absolute, its resolved form (a symlink's target), and its resolved parent joined with its
+/// name (the link itself, when the target is elsewhere or missing).
+fn protected_forms(p: &Path) -> Vec<PathBuf> {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut forms = vec![abs.clone()];
+    if let Ok(c) = std::fs::canonicalize(&abs) {
+        forms.push(c);
+    }
+    if let (Some(parent), Some(name)) = (abs.parent(), abs.file_name())
+        && let Ok(c) = std::fs::canonicalize(parent)
+    {
+        forms.push(c.join(name));
+    }
+    forms.dedup();
+    forms
+}
+
 /// Most bytes read of a manifest or signature file (the parser refuses more than 64 KiB anyway).
 const MAX_MANIFEST_READ: u64 = 64 * 1024 + 1;
 
@@ -239,10 +261,21 @@ impl Runtime {
             narrow: opts.narrow,
         };
         let verified = package::verify(manifest, signature, component, &vopts)?;
+        // The command line's secret files are protected for this load like the policy's.
+        let cli_secrets: Vec<PathBuf> = opts
+            .secrets
+            .iter()
+            .filter_map(|(_, s)| match s {
+                SecretSource::File(p) => Some(p),
+                SecretSource::Env(_) => None,
+            })
+            .flat_map(|p| protected_forms(p))
+            .collect();
         for f in &verified.grant.fs {
             if let Some(p) = inner
                 .protected
                 .iter()
+                .chain(&cli_secrets)
                 .find(|p| f.host.starts_with(p) || p.starts_with(&f.host))
             {
                 return Err(Refusal::ProtectedPath {

@@ -9,6 +9,13 @@ use crate::flags::RunArgs;
 use crate::report::usage;
 
 pub fn run(a: RunArgs) -> anyhow::Result<i32> {
+    if let Err((field, why)) = a.limits.overrides().check_ranges() {
+        let flag = match field {
+            "output" => "max-output",
+            other => other,
+        };
+        return Err(usage(format!("--{flag}: {why}"), None));
+    }
     let input = read_input(&a)?;
     let op = super::trust::load(&a.trust)?;
     // Absolute, so a relative `--state` means the same directory to the ratchet and the
@@ -34,6 +41,10 @@ pub fn run(a: RunArgs) -> anyhow::Result<i32> {
     }
     for f in &op.files {
         builder = builder.protect(f);
+    }
+    // The checkpoint key signs the audit log: a tool that could read it could forge checkpoints.
+    if let Some(k) = &a.audit_key {
+        builder = builder.protect(k);
     }
     if let Some(dir) = &state {
         builder = builder.state_dir(dir).cache_dir(dir.join("cache"));

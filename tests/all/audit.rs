@@ -21,6 +21,25 @@ pub(crate) fn load_unsigned(rt: &Runtime, name: &str, extra: &str, opts: &LoadOp
         .expect("load package")
 }
 
+/// An audited runtime under `policy_extra` that trusts the capability tests' publisher (whose
+/// signed packages, [`crate::caps::load_with`], get what the policy provisions) and opens
+/// loopback to every tool.
+fn signed_runtime(policy_extra: &str, log: &Path) -> Runtime {
+    let text = format!(
+        "{GENEROUS_POLICY}\n{policy_extra}\n[[net.private]]\ncidr = \"127.0.0.1/32\"\ntools = [\"*\"]\n\n[[publishers]]\nprincipal = \"{}\"\ntools = [\"*\"]\n",
+        crate::caps::TEST_PUBLISHER
+    );
+    let state = log.with_extension("state");
+    Runtime::builder()
+        .policy(wasmgov::policy::Policy::parse(text.as_bytes()).expect("policy"))
+        .trust(crate::caps::test_trust())
+        .state_dir(&state)
+        .cache_dir(shared_state().join("lib-cache"))
+        .audit(Audit::file(log).expect("audit"))
+        .build()
+        .expect("runtime")
+}
+
 /// Every record of the log at `p`.
 pub(crate) fn records(p: &Path) -> Vec<Value> {
     std::fs::read_to_string(p)
@@ -744,21 +763,14 @@ async fn network_denials_are_deny_records_naming_the_interface_and_destination()
     let server = Server::start();
     let other = Server::start();
     let allow = format!("\"{}\"", server.url());
-    let text = format!("{GENEROUS_POLICY}\n[net]\nallow = [{allow}]\ncidrs = [\"127.0.0.1/32\"]\n");
-    let policy = wasmgov::policy::Policy::parse(text.as_bytes()).expect("policy");
-    let rt = Runtime::builder()
-        .policy(policy)
-        .allow_unsigned(true)
-        .cache_dir(shared_state().join("lib-cache"))
-        .audit(Audit::file(&log).expect("audit"))
-        .build()
-        .expect("runtime");
-    let t = load_unsigned(
+    let rt = signed_runtime(&format!("[net]\nallow = [{allow}]\n"), &log);
+    let t = crate::caps::load_with(
         &rt,
         "hostile-net",
         &format!("\n[net]\nallow = [{allow}]\n"),
         &LoadOptions::default(),
-    );
+    )
+    .expect("load");
     let out = t
         .run(
             json!({
@@ -816,14 +828,7 @@ async fn a_secret_injected_into_a_request_never_reaches_the_log() {
     std::fs::write(&file, secret).expect("write secret");
     let api = Server::start();
     let allow = format!("\"{}\"", api.url());
-    let text = format!("{GENEROUS_POLICY}\n[net]\nallow = [{allow}]\ncidrs = [\"127.0.0.1/32\"]\n");
-    let rt = Runtime::builder()
-        .policy(wasmgov::policy::Policy::parse(text.as_bytes()).expect("policy"))
-        .allow_unsigned(true)
-        .cache_dir(shared_state().join("lib-cache"))
-        .audit(Audit::file(&log).expect("audit"))
-        .build()
-        .expect("runtime");
+    let rt = signed_runtime(&format!("[net]\nallow = [{allow}]\n"), &log);
     let manifest = format!(
         "\n[net]\nallow = [{allow}]\n\n[[secrets]]\nname = \"API_TOKEN\"\nhost = \"{}\"\nheader = \"Authorization\"\nformat = \"Bearer {{}}\"\n",
         api.url()
@@ -832,7 +837,7 @@ async fn a_secret_injected_into_a_request_never_reaches_the_log() {
         secrets: vec![("API_TOKEN".into(), wasmgov::grant::SecretSource::File(file))],
         ..Default::default()
     };
-    let t = load_unsigned(&rt, "call-api", &manifest, &opts);
+    let t = crate::caps::load_with(&rt, "call-api", &manifest, &opts).expect("load");
     let out = run_ok(&t, json!({ "base": api.url(), "path": "/v1/items" })).await;
     assert_eq!(out["status"], 200, "{out}");
     assert_eq!(

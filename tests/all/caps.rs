@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use wasmgov::{LoadOptions, ResolveFuture, Resolver, Runtime, Tool};
@@ -23,14 +23,58 @@ output = "64 MiB"
 host-calls = 100_000_000
 "#;
 
-/// A runtime with `policy_extra` after generous limits, unsigned manifests allowed, and
-/// `resolver` (default: one that knows no name and counts queries).
+/// The principal the capability tests publish as.
+pub const TEST_PUBLISHER: &str = "tests@example.com";
+
+/// The signing key file of the capability tests' publisher, made once per run.
+pub fn test_key() -> &'static Path {
+    static KEY: OnceLock<std::path::PathBuf> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let path = shared_state().join("caps-publisher-key");
+        let (key, _) = wasmgov::signature::keygen(TEST_PUBLISHER).expect("keygen");
+        wasmgov::signature::write_keypair(&key, &path).expect("write key");
+        path
+    })
+}
+
+/// allowed_signers trusting [`test_key`] for [`TEST_PUBLISHER`].
+pub fn test_trust() -> wasmgov::trust::AllowedSigners {
+    let public = std::fs::read_to_string(format!("{}.pub", test_key().display()))
+        .expect("public key");
+    wasmgov::trust::AllowedSigners::parse(&format!(
+        "{TEST_PUBLISHER} namespaces=\"{}\" {}",
+        wasmgov::signature::NAMESPACE,
+        public.trim()
+    ))
+    .expect("allowed_signers")
+}
+
+/// Sign `manifest` as the test publisher.
+pub fn test_sign(manifest: &[u8]) -> String {
+    let key = wasmgov::signature::load_private_key(test_key()).expect("load key");
+    wasmgov::signature::sign(&key, manifest).expect("sign")
+}
+
+/// A runtime with `policy_extra` after generous limits, trusting the test publisher (who may
+/// sign every tool name), and `resolver` (default: one that knows no name and counts queries).
+/// Packages are signed ([`load_with`]), so they get what the policy provisions for them; unsigned
+/// manifests are allowed too, and get least.
 pub fn runtime_with(policy_extra: &str, resolver: Option<Arc<dyn Resolver>>) -> Runtime {
-    let text = format!("{LIMITS}\n{policy_extra}");
+    let text = format!(
+        "{LIMITS}\n{policy_extra}\n[[publishers]]\nprincipal = \"{TEST_PUBLISHER}\"\ntools = [\"*\"]\n"
+    );
     let policy = wasmgov::policy::Policy::parse(text.as_bytes())
         .unwrap_or_else(|e| panic!("policy: {e}\n{text}"));
+    // A ratchet of its own per runtime: tests reuse tool names with manifests of their own.
+    static RUNTIMES: AtomicUsize = AtomicUsize::new(0);
+    let state = shared_state().join(format!(
+        "caps-state-{}",
+        RUNTIMES.fetch_add(1, Ordering::SeqCst)
+    ));
     let mut b = Runtime::builder()
         .policy(policy)
+        .trust(test_trust())
+        .state_dir(state)
         .allow_unsigned(true)
         .cache_dir(shared_state().join("lib-cache"));
     if let Some(r) = resolver {
@@ -43,14 +87,32 @@ pub fn runtime_with(policy_extra: &str, resolver: Option<Arc<dyn Resolver>>) -> 
 pub fn manifest(name: &str, extra: &str) -> String {
     let bytes = std::fs::read(tool(name)).expect("read component");
     format!(
-        "schema = 1\n\n[tool]\nname = \"{name}\"\nversion = \"1.0.0\"\npublisher = \"tests@example.com\"\ndescription = \"capability test\"\nsequence = 1\n\n[component]\nsha256 = \"{}\"\nsize = {}\n{extra}",
+        "schema = 1\n\n[tool]\nname = \"{name}\"\nversion = \"1.0.0\"\npublisher = \"{TEST_PUBLISHER}\"\ndescription = \"capability test\"\nsequence = 1\n\n[component]\nsha256 = \"{}\"\nsize = {}\n{extra}",
         wasmgov::names::Sha256Digest::of(&bytes),
         bytes.len()
     )
 }
 
-/// Load example tool `name` unsigned with `manifest_extra` under `rt`.
+/// Load example tool `name` with `manifest_extra` under `rt`, signed by the test publisher.
+/// Each load is a new release (a higher `sequence`), so a runtime's ratchet accepts every
+/// manifest a test loads, in order.
 pub fn load_with(
+    rt: &Runtime,
+    name: &str,
+    manifest_extra: &str,
+    opts: &LoadOptions,
+) -> Result<Tool, wasmgov::Error> {
+    static SEQUENCE: AtomicUsize = AtomicUsize::new(1);
+    let sequence = SEQUENCE.fetch_add(1, Ordering::SeqCst);
+    let text = manifest(name, manifest_extra)
+        .replacen("sequence = 1\n", &format!("sequence = {sequence}\n"), 1);
+    let sig = test_sign(text.as_bytes());
+    let bytes = std::fs::read(tool(name)).expect("read component");
+    rt.load_package(text.as_bytes(), Some(sig.as_bytes()), &bytes, opts)
+}
+
+/// Load example tool `name` unsigned (as with `--allow-unsigned`) with `manifest_extra`.
+pub fn load_unsigned(
     rt: &Runtime,
     name: &str,
     manifest_extra: &str,

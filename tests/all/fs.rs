@@ -218,7 +218,7 @@ fn binding_a_protected_or_escaping_host_path_is_refused() {
 #[test]
 fn binding_wasmgovs_own_state_audit_or_trust_is_refused() {
     // F06: a bind may neither lie inside nor contain the state directory, the compile cache,
-    // the audit log, or the trust store and policy files.
+    // the audit log, the trust store and policy files, the audit key, or a secret's file.
     let dir = tempfile::tempdir().expect("tempdir");
     let base = std::fs::canonicalize(dir.path()).expect("canonical");
     let (state, docs, ops) = (base.join("state"), base.join("docs"), base.join("operator"));
@@ -235,8 +235,25 @@ fn binding_wasmgovs_own_state_audit_or_trust_is_refused() {
     .expect("manifest");
     let (code, _, err) = crate::support::run(&["pin", s(&manifest), s(&wasm)]);
     assert_eq!(code, 0, "{err}");
+    // Finding 6: a secret's source file (whichever tool it is for) and the audit checkpoint key.
+    let (vault, keys) = (base.join("vault"), base.join("keys"));
+    for d in [&vault, &keys] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    std::fs::write(vault.join("token"), "tok-ABC123\n").expect("token");
+    let audit_key = keys.join("audit");
+    let (code, _, err) = crate::support::run(&["keygen", "-f", s(&audit_key)]);
+    assert_eq!(code, 0, "{err}");
     let policy = ops.join("policy.toml");
-    std::fs::write(&policy, format!("[fs]\nroots = [\"{}\"]\n", base.display())).expect("policy");
+    std::fs::write(
+        &policy,
+        format!(
+            "[fs]\nroots = [\"{}\"]\n\n[secrets.OTHER_TOKEN]\nsource = \"file:{}\"\nhost = \"https://api.example.com\"\ntools = [\"call-api\"]\n",
+            base.display(),
+            vault.join("token").display()
+        ),
+    )
+    .expect("policy");
     let run = |host: &Path| {
         crate::support::run(&[
             "run",
@@ -248,6 +265,8 @@ fn binding_wasmgovs_own_state_audit_or_trust_is_refused() {
             s(&policy),
             "--state",
             s(&state),
+            "--audit-key",
+            s(&audit_key),
             "--dir",
             &format!("/data={}:read", host.display()),
             "--input",
@@ -259,6 +278,8 @@ fn binding_wasmgovs_own_state_audit_or_trust_is_refused() {
         state.join("cache"),
         base.clone(),
         ops.clone(),
+        vault.clone(),
+        keys.clone(),
     ] {
         std::fs::create_dir_all(&host).expect("mkdir");
         let (code, out, err) = run(&host);

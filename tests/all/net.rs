@@ -1,7 +1,7 @@
 //! Network threats (N01–N06, M02b): every destination outside the grant is refused before any
 //! lookup or connection, names are resolved once by the host and internal answers refused, and
 //! the same tools reach what the grant names. Only servers the test starts on 127.0.0.1 are ever
-//! contacted; loopback is reachable only through the policy's `cidrs`.
+//! contacted; loopback is reachable only through a `[[net.private]]` entry that names the tool.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use wasmgov::{Limits, LoadOptions};
 
-use crate::caps::{Server, StubResolver, TcpCounter, call_json, load_with, runtime_with};
+use crate::caps::{
+    Server, StubResolver, TcpCounter, call_json, load_unsigned, load_with, runtime_with,
+};
 
 fn net_tables(allow: &[String], cidrs: &[&str]) -> (String, String) {
     let list = |v: &[String]| {
@@ -19,12 +21,10 @@ fn net_tables(allow: &[String], cidrs: &[&str]) -> (String, String) {
             .join(", ")
     };
     let manifest = format!("\n[net]\nallow = [{}]\n", list(allow));
-    let cidrs: Vec<String> = cidrs.iter().map(|s| s.to_string()).collect();
-    let policy = format!(
-        "[net]\nallow = [{}]\ncidrs = [{}]\n",
-        list(allow),
-        list(&cidrs)
-    );
+    let mut policy = format!("[net]\nallow = [{}]\n", list(allow));
+    for c in cidrs {
+        policy.push_str(&format!("\n[[net.private]]\ncidr = \"{c}\"\ntools = [\"*\"]\n"));
+    }
     (manifest, policy)
 }
 
@@ -45,6 +45,41 @@ fn results(v: &Value) -> Vec<(String, bool, String)> {
 
 fn http(urls: &[String]) -> Value {
     Value::Array(urls.iter().map(|u| json!({ "url": u })).collect())
+}
+
+/// A private range provisioned for one tool is not open to another tool with the same network
+/// grant (another publisher's, in a real deployment), nor to an unsigned manifest.
+#[tokio::test]
+async fn private_range_is_open_only_to_the_tools_it_names() {
+    let server = Server::start();
+    let allow = [server.url()];
+    let (m, _) = net_tables(&allow, &[]);
+    let p = format!(
+        "[net]\nallow = [\"{}\"]\n\n[[net.private]]\ncidr = \"127.0.0.1/32\"\ntools = [\"fetch-*\"]\n\n[[net.private]]\ncidr = \"10.0.0.0/8\"\ntools = [\"hostile-net\"]\n",
+        server.url()
+    );
+    let rt = runtime_with(&p, None);
+    let url = format!("{}/ok", server.url());
+    let t = load_with(&rt, "fetch-url", &m, &LoadOptions::default()).expect("load");
+    let out = call_json(&t, json!({ "url": url })).await;
+    assert_eq!(out["status"], 200, "{out}");
+    assert_eq!(server.connections(), 1);
+    // hostile-net has a range of its own, but not this one.
+    let t = load_with(&rt, "hostile-net", &m, &LoadOptions::default()).expect("load");
+    assert_eq!(t.grant().cidrs.len(), 1);
+    let out = call_json(&t, json!({ "http": http(std::slice::from_ref(&url)) })).await;
+    let r = results(&out);
+    assert!(!r[0].1, "{r:?}");
+    assert_eq!(r[0].2, "HttpRequestDenied", "{r:?}");
+    // The named tool, unsigned: no private range at all.
+    let t = load_unsigned(&rt, "fetch-url", &m, &LoadOptions::default()).expect("load");
+    assert!(t.grant().cidrs.is_empty());
+    let out = t
+        .run(json!({ "url": url }).to_string().as_bytes(), &Default::default())
+        .await;
+    let text = format!("{:?}", out.result);
+    assert!(!text.contains("\"status\":200"), "{text}");
+    assert_eq!(server.connections(), 1, "nothing else reached the server");
 }
 
 #[tokio::test]

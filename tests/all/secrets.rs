@@ -6,7 +6,7 @@ use serde_json::json;
 use wasmgov::grant::SecretSource;
 use wasmgov::{Error, LoadOptions, Refusal};
 
-use crate::caps::{Server, call_json, load_with, runtime_with};
+use crate::caps::{Server, call_json, load_unsigned, load_with, runtime_with};
 
 const CANARY: &str = "sk-canary-3f9a1c77e0";
 
@@ -30,7 +30,7 @@ fn setup() -> Setup {
         api.url()
     );
     let rt = runtime_with(
-        &format!("[net]\nallow = [{allow}]\ncidrs = [\"127.0.0.1/32\"]\n"),
+        &format!("[net]\nallow = [{allow}]\n\n[[net.private]]\ncidr = \"127.0.0.1/32\"\ntools = [\"*\"]\n"),
         None,
     );
     let opts = LoadOptions {
@@ -164,4 +164,121 @@ async fn a_secret_that_cannot_be_read_fails_the_load_without_leaking() {
         .err()
         .expect("refused");
     assert!(e.to_string().contains("--secret OTHER"), "{e}");
+}
+
+/// Finding 1: a secret the operator provisions for one tool and host never reaches another
+/// tool, nor its own tool on another host, nor an unsigned manifest that claims the tool's name.
+#[tokio::test]
+async fn secret_is_never_sent_to_another_tools_host() {
+    let s = setup();
+    let token = s._dir.path().join("token");
+    let allow = format!("\"{}\", \"{}\"", s.api.url(), s.other.url());
+    let policy = format!(
+        "[net]\nallow = [{allow}]\n\n[[net.private]]\ncidr = \"127.0.0.1/32\"\ntools = [\"*\"]\n\n[secrets.API_TOKEN]\nsource = \"file:{}\"\nhost = \"{}\"\ntools = [\"call-api\"]\n",
+        token.display(),
+        s.api.url()
+    );
+    let rt = runtime_with(&policy, None);
+    let claim = |host: &str| {
+        format!(
+            "\n[net]\nallow = [{allow}]\n\n[[secrets]]\nname = \"API_TOKEN\"\nhost = \"{host}\"\nheader = \"X-Api-Key\"\n"
+        )
+    };
+    let none = LoadOptions::default();
+    // The tool it is for, sent to its host: injected.
+    let t = load_with(&rt, "call-api", &s.manifest, &none).expect("load");
+    let out = call_json(&t, json!({ "base": s.api.url(), "path": "/v1" })).await;
+    assert_eq!(out["status"], 200, "{out}");
+    assert_eq!(
+        s.api.seen()[0].header("authorization"),
+        Some(format!("Bearer {CANARY}").as_str())
+    );
+    // Another tool (the review's search-x), on its own host or on the secret's host.
+    for host in [s.other.url(), s.api.url()] {
+        let e = load_with(&rt, "hostile-net", &claim(&host), &none)
+            .err()
+            .expect("refused");
+        assert_eq!(e.kind(), "policy", "{e}");
+        assert!(
+            e.to_string()
+                .contains("provisioned only for tools [\"call-api\"], not `hostile-net`"),
+            "{e}"
+        );
+    }
+    // The right tool asking for it on another (allowed) host.
+    let e = load_with(&rt, "call-api", &claim(&s.other.url()), &none)
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("may go only to"), "{e}");
+    // An unsigned manifest named call-api (anyone who can write beside the .wasm).
+    let e = load_unsigned(&rt, "call-api", &s.manifest, &none)
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("unsigned tool gets no secret"), "{e}");
+    let e = load_unsigned(&rt, "call-api", &s.manifest, &s.opts)
+        .err()
+        .expect("refused with --secret too");
+    assert!(e.to_string().contains("unsigned tool gets no secret"), "{e}");
+    // Nothing but the one granted call reached a server, and the other host never saw it.
+    assert_eq!(s.api.connections(), 1);
+    assert_eq!(s.other.connections(), 0);
+}
+
+/// Finding 6: the file a secret comes from cannot be read through a bind — neither the
+/// policy's `file:` sources (whichever tool they are for) nor a `--secret NAME=@FILE`.
+#[tokio::test]
+async fn the_secret_file_cannot_be_read_through_a_bind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = std::fs::canonicalize(dir.path()).expect("canonical");
+    let vault = base.join("vault");
+    std::fs::create_dir(&vault).expect("mkdir");
+    std::fs::write(vault.join("token"), format!("{CANARY}\n")).expect("token");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&vault, base.join("alias")).expect("link");
+    let fs_manifest = "\n[[fs]]\nguest = \"/vault\"\naccess = \"read\"\n";
+    let bind = |host: &std::path::Path| LoadOptions {
+        binds: vec![format!("/vault={}", host.display()).parse().expect("bind")],
+        ..Default::default()
+    };
+    // Control: with no secret anywhere, the tool reads the file through the bind.
+    let rt = runtime_with("", None);
+    let t = load_with(&rt, "hostile-env", fs_manifest, &bind(&vault)).expect("load");
+    let out = call_json(&t, json!({ "paths": ["/vault/token"] })).await;
+    assert!(out.to_string().contains(CANARY), "{out}");
+
+    // A policy secret sourced from it, provisioned for another tool.
+    let rt = runtime_with(
+        &format!(
+            "[secrets.OTHER]\nsource = \"file:{}\"\nhost = \"https://api.example.com\"\ntools = [\"call-api\"]\n",
+            vault.join("token").display()
+        ),
+        None,
+    );
+    for host in [vault.clone(), base.clone(), base.join("alias")] {
+        match load_with(&rt, "hostile-env", fs_manifest, &bind(&host)) {
+            Err(Error::Refused(Refusal::ProtectedPath { protected, .. })) => {
+                assert!(protected.ends_with("vault/token"), "{}", protected.display());
+            }
+            Err(e) => panic!("{}: wrong error: {e}", host.display()),
+            Ok(_) => panic!("{}: bound the secret's file", host.display()),
+        }
+    }
+
+    // A --secret file, for the tool's own declared secret.
+    let rt = runtime_with("[net]\nallow = [\"https://api.example.com\"]\n", None);
+    let m = format!(
+        "{fs_manifest}\n[net]\nallow = [\"https://api.example.com\"]\n\n[[secrets]]\nname = \"API_TOKEN\"\nhost = \"https://api.example.com\"\nheader = \"Authorization\"\n"
+    );
+    let opts = LoadOptions {
+        secrets: vec![(
+            "API_TOKEN".into(),
+            SecretSource::File(vault.join("token")),
+        )],
+        ..bind(&vault)
+    };
+    match load_with(&rt, "hostile-env", &m, &opts) {
+        Err(Error::Refused(Refusal::ProtectedPath { .. })) => {}
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("bound the --secret file"),
+    }
 }

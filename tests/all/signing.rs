@@ -353,11 +353,11 @@ impl Fixture {
         ssh_verify(&self.trust, None, PUBLISHER, manifest)
     }
 
-    /// The sequence the ratchet holds for `tool` and this key, if any.
+    /// The sequence and manifest digest the ratchet holds for `tool` (from any key), if any.
     fn ratchet(&self, tool: &str) -> Option<(u64, String)> {
         let text = std::fs::read_to_string(self.state.join("ratchet.json")).ok()?;
         let v: serde_json::Value = serde_json::from_str(&text).expect("ratchet.json is JSON");
-        let e = &v["tools"][tool][self.fp()];
+        let e = &v["tools"][tool];
         Some((
             e["sequence"].as_u64()?,
             e["manifest_sha256"].as_str()?.to_owned(),
@@ -914,6 +914,77 @@ fn t09_older_release_after_a_newer_one_is_rollback_and_the_ratchet_stays() {
     );
 }
 
+/// Finding 3: during a key rotation both keys are trusted; an old release the old key signed is
+/// still older than what the new key published, and a same-sequence manifest is equivocation
+/// whoever signed it.
+#[test]
+fn t09_rollback_across_rotated_keys_is_refused() {
+    let fx = Fixture::new();
+    let rotated = ssh_keygen(fx.dir.path(), "rotated", "ed25519");
+    std::fs::write(
+        &fx.trust,
+        format!(
+            "{PUBLISHER} namespaces=\"{NAMESPACE}\" {}\n{PUBLISHER} namespaces=\"{NAMESPACE}\" {}\n",
+            public_key(&fx.key),
+            public_key(&rotated)
+        ),
+    )
+    .expect("write allowed_signers");
+    let v5 = fx.signed("v5.toml", 5);
+    let v3 = fx.signed("v3.toml", 3);
+    fx.run(&v5).ran();
+    let v7 = fx.manifest("v7.toml", "text-stats", 7, "");
+    ssh_sign(&rotated, &v7);
+    fx.run(&v7).ran();
+    let after = fx.ratchet("text-stats").expect("ratchet entry");
+    assert_eq!(after.0, 7);
+    // The old key's releases, 5 (seen before) and 3 (never seen), are both rollback now.
+    for old in [&v5, &v3] {
+        let out = fx.run(old);
+        let err = out.refused("rollback");
+        assert!(err.contains("older than sequence 7"), "{err}");
+        assert!(err.contains(&fingerprint(&rotated)), "names who signed 7: {err}");
+    }
+    // Sequence 7 again with other bytes, from the old key: equivocation.
+    let other7 = fx.manifest("other7.toml", "text-stats", 7, "");
+    edit(&other7, |t| t.replace("Counts words and lines", "Counts words"));
+    ssh_sign(&fx.key, &other7);
+    let err = fx.run(&other7).refused("equivocation").to_owned();
+    assert!(err.contains(&after.1), "{err}");
+    assert_eq!(fx.ratchet("text-stats"), Some(after));
+}
+
+/// The policy's `[[min-sequence]]` floor refuses older releases on a replica with no state.
+#[test]
+fn t09_policy_min_sequence_is_a_floor_without_state() {
+    let fx = Fixture::new();
+    std::fs::write(
+        &fx.policy,
+        format!("{POLICY}\n[[min-sequence]]\ntool = \"text-stats\"\nsequence = 6\n"),
+    )
+    .expect("policy");
+    let v5 = fx.signed("v5.toml", 5);
+    let out = fx.run(&v5);
+    let err = out.refused("rollback");
+    assert!(
+        err.contains("sequence 5 is older than sequence 6, the floor set by min-sequence[0] of policy"),
+        "{err}"
+    );
+    assert!(err.contains(s(&fx.policy)), "names the policy file: {err}");
+    assert_eq!(fx.ratchet("text-stats"), None, "the ratchet did not move");
+    // verify and explain see the floor too; the floor itself runs.
+    assert_eq!(fx.verify(&v5).code, 3);
+    let ex = Out::of(
+        wasmgov()
+            .args(["explain", s(&v5), "--policy", s(&fx.policy)])
+            .output()
+            .expect("explain"),
+    );
+    assert!(ex.stderr.contains("error[rollback]"), "{ex:?}");
+    let v6 = fx.signed("v6.toml", 6);
+    fx.run(&v6).ran();
+}
+
 #[test]
 fn t10_same_sequence_with_other_bytes_is_equivocation() {
     let fx = Fixture::new();
@@ -1059,6 +1130,7 @@ allow = ["https://api.example.com"]
 vars = ["LANG"]
 
 [[binds]]
+tools = ["text-stats"]
 guest = "/data"
 host = "{}"
 access = "read"
