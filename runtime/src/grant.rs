@@ -511,10 +511,7 @@ impl Policy {
                 continue;
             }
             if !any_matches(&r.tools, name) {
-                withheld.push(format!(
-                    "{entry}: only for tools {}",
-                    show_tools(&r.tools)
-                ));
+                withheld.push(format!("{entry}: only for tools {}", show_tools(&r.tools)));
             } else if inputs.unsigned {
                 withheld.push(format!(
                     "{entry}: the manifest is unsigned, and an unsigned tool reaches no private range"
@@ -595,7 +592,9 @@ impl Policy {
                             .iter()
                             .enumerate()
                             .filter(|(_, b)| b.guest == req.guest)
-                            .map(|(j, b)| format!("binds[{j}] is only for tools {}", show_tools(&b.tools)))
+                            .map(|(j, b)| {
+                                format!("binds[{j}] is only for tools {}", show_tools(&b.tools))
+                            })
                             .collect();
                         let also = if others.is_empty() {
                             String::new()
@@ -650,10 +649,9 @@ impl Policy {
                     // One grant's host paths may not nest or overlap, either way: a read bind
                     // inside a read-write one would be writable through it, and the outer
                     // tool could swap the inner directory for a symlink.
-                    if let Some(k) = fs
-                        .iter()
-                        .position(|o| o.host.starts_with(&resolved) || resolved.starts_with(&o.host))
-                    {
+                    if let Some(k) = fs.iter().position(|o| {
+                        o.host.starts_with(&resolved) || resolved.starts_with(&o.host)
+                    }) {
                         v(
                             field,
                             format!(
@@ -1082,13 +1080,17 @@ mod tests {
             assert_eq!(m.len(), 1, "{m:?}");
             assert!(
                 m[0].contains("secrets[0] (WEATHER_TOKEN)")
-                    && m[0].contains("provisioned only for tools [\"fetch-weather\"], not `search-x`"),
+                    && m[0]
+                        .contains("provisioned only for tools [\"fetch-weather\"], not `search-x`"),
                 "{host}: {m:?}"
             );
         }
         // The right tool, but another host than the entry's: another scheme, port or name.
         for (allow, host) in [
-            ("https://*.example.com:8443", "https://evil.example.com:8443"),
+            (
+                "https://*.example.com:8443",
+                "https://evil.example.com:8443",
+            ),
             ("https://api.weather.gov", "https://api.weather.gov:8443"),
             ("https://api.weather.gov", "http://api.weather.gov"),
         ] {
@@ -1114,7 +1116,8 @@ mod tests {
             let e = policy.grant(&m).unwrap_err();
             let msgs = messages(e);
             assert!(
-                msgs.iter().any(|v| v.contains("may go only to https://api.weather.gov:443")),
+                msgs.iter()
+                    .any(|v| v.contains("may go only to https://api.weather.gov:443")),
                 "{host}: {msgs:?}"
             );
         }
@@ -1123,7 +1126,10 @@ mod tests {
             "name = \"WEATHER_TOKEN\"\nhost = \"https://api.weather.gov\"",
             "name = \"WEATHER_TOKEN\"\nhost = \"https://API.weather.gov:443\"",
         );
-        let g = s.policy.grant(&Manifest::parse(text.as_bytes()).unwrap()).unwrap();
+        let g = s
+            .policy
+            .grant(&Manifest::parse(text.as_bytes()).unwrap())
+            .unwrap();
         assert_eq!(g.secrets[0].from, "secrets.WEATHER_TOKEN");
         // A glob that names mallory's tools gives mallory that entry, and only that one.
         let policy = Policy::parse(
@@ -1137,14 +1143,23 @@ mod tests {
         let both = search_x(
             "[net]\nallow = [\"https://search.example.com\", \"https://api.weather.gov\"]\n[[secrets]]\nname = \"SEARCH_KEY\"\nhost = \"https://search.example.com\"\nheader = \"X-Key\"\n[[secrets]]\nname = \"WEATHER_TOKEN\"\nhost = \"https://api.weather.gov\"\nheader = \"X-Key\"\n",
         );
-        assert_eq!(violations(policy.grant(&both).unwrap_err()), vec!["secrets[1] (WEATHER_TOKEN)"]);
+        assert_eq!(
+            violations(policy.grant(&both).unwrap_err()),
+            vec!["secrets[1] (WEATHER_TOKEN)"]
+        );
     }
 
     #[test]
     fn private_ranges_and_binds_go_only_to_the_tools_named() {
         let s = setup();
-        let e = s.policy.explain_with(&manifest(""), &GrantInputs::default()).unwrap();
-        assert_eq!(e.grant.cidrs, vec!["10.1.2.0/24".parse::<ipnet::IpNet>().unwrap()]);
+        let e = s
+            .policy
+            .explain_with(&manifest(""), &GrantInputs::default())
+            .unwrap();
+        assert_eq!(
+            e.grant.cidrs,
+            vec!["10.1.2.0/24".parse::<ipnet::IpNet>().unwrap()]
+        );
         assert_eq!(e.cidrs_from, vec!["net.private[0]"]);
         assert_eq!(e.net_from, vec!["net.allow[2]", "net.allow[1]"]);
         assert!(e.withheld.iter().any(|w| w.contains("net.private[1] 10.9.0.0/16: only for tools [\"inventory-*\"]")), "{:?}", e.withheld);
@@ -1162,7 +1177,10 @@ mod tests {
         assert!(g.cidrs.is_empty(), "{g:?}");
         let m = search_x("[[fs]]\nguest = \"/data\"\naccess = \"read\"\n");
         let msgs = messages(s.policy.grant(&m).unwrap_err());
-        assert!(msgs[0].contains("binds[0] is only for tools [\"fetch-weather\"]"), "{msgs:?}");
+        assert!(
+            msgs[0].contains("binds[0] is only for tools [\"fetch-weather\"]"),
+            "{msgs:?}"
+        );
         // A tool with no network gets no range at all.
         let quiet = Manifest::parse(sample("").replace("allow = [\"https://api.weather.gov\", \"https://*.example.com:8443\"]", "allow = []").replace("[[secrets]]\nname = \"WEATHER_TOKEN\"\nhost = \"https://api.weather.gov\"\nheader = \"Authorization\"\nformat = \"Bearer {}\"\n", "").as_bytes()).unwrap();
         assert!(s.policy.grant(&quiet).unwrap().cidrs.is_empty());
@@ -1178,7 +1196,10 @@ mod tests {
         )
         .unwrap();
         let msgs = messages(policy.grant(&manifest("")).unwrap_err());
-        assert!(msgs[0].contains("binds[0] and binds[1] all bind `/data`"), "{msgs:?}");
+        assert!(
+            msgs[0].contains("binds[0] and binds[1] all bind `/data`"),
+            "{msgs:?}"
+        );
     }
 
     #[test]
@@ -1188,14 +1209,20 @@ mod tests {
         std::fs::create_dir(root.join("docs/inner")).unwrap();
         let two = manifest("\n[[fs]]\nguest = \"/work\"\naccess = \"read-write\"\n");
         for (work, needle) in [
-            (root.join("docs/inner"), "inside"),  // read-write bind inside the read bind
-            (root.clone(), "outer"),               // read-write bind around the read bind
-            (root.join("docs"), "same"),          // the very same directory twice
+            (root.join("docs/inner"), "inside"), // read-write bind inside the read bind
+            (root.clone(), "outer"),             // read-write bind around the read bind
+            (root.join("docs"), "same"),         // the very same directory twice
         ] {
             let bind: CliBind = format!("/work={}", work.display()).parse().unwrap();
             let e = s
                 .policy
-                .grant_with(&two, &GrantInputs { binds: &[bind], ..Default::default() })
+                .grant_with(
+                    &two,
+                    &GrantInputs {
+                        binds: &[bind],
+                        ..Default::default()
+                    },
+                )
                 .unwrap_err();
             let msgs = messages(e);
             assert_eq!(msgs.len(), 1, "{needle}: {msgs:?}");
@@ -1211,51 +1238,136 @@ mod tests {
         #[cfg(unix)]
         {
             std::os::unix::fs::symlink(root.join("docs"), root.join("alias")).unwrap();
-            let bind: CliBind = format!("/work={}", root.join("alias/inner").display()).parse().unwrap();
+            let bind: CliBind = format!("/work={}", root.join("alias/inner").display())
+                .parse()
+                .unwrap();
             let e = s
                 .policy
-                .grant_with(&two, &GrantInputs { binds: &[bind], ..Default::default() })
+                .grant_with(
+                    &two,
+                    &GrantInputs {
+                        binds: &[bind],
+                        ..Default::default()
+                    },
+                )
                 .unwrap_err();
             assert!(messages(e)[0].contains("overlaps"));
         }
         // Both from the command line, and siblings are fine.
         let binds = [
-            format!("/data={}", root.join("out").display()).parse::<CliBind>().unwrap(),
-            format!("/work={}", root.join("docs").display()).parse::<CliBind>().unwrap(),
+            format!("/data={}", root.join("out").display())
+                .parse::<CliBind>()
+                .unwrap(),
+            format!("/work={}", root.join("docs").display())
+                .parse::<CliBind>()
+                .unwrap(),
         ];
-        let g = s.policy.grant_with(&two, &GrantInputs { binds: &binds, ..Default::default() }).unwrap();
+        let g = s
+            .policy
+            .grant_with(
+                &two,
+                &GrantInputs {
+                    binds: &binds,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
         assert_eq!(g.fs.len(), 2);
         let nested = [
-            format!("/data={}", root.join("docs").display()).parse::<CliBind>().unwrap(),
-            format!("/work={}", root.join("docs/inner").display()).parse::<CliBind>().unwrap(),
+            format!("/data={}", root.join("docs").display())
+                .parse::<CliBind>()
+                .unwrap(),
+            format!("/work={}", root.join("docs/inner").display())
+                .parse::<CliBind>()
+                .unwrap(),
         ];
-        assert!(s.policy.grant_with(&two, &GrantInputs { binds: &nested, ..Default::default() }).is_err());
+        assert!(
+            s.policy
+                .grant_with(
+                    &two,
+                    &GrantInputs {
+                        binds: &nested,
+                        ..Default::default()
+                    }
+                )
+                .is_err()
+        );
     }
 
     #[test]
     fn an_unsigned_manifest_gets_no_policy_secret_range_or_bind() {
         let s = setup();
-        let unsigned = GrantInputs { check_publisher: false, unsigned: true, ..Default::default() };
+        let unsigned = GrantInputs {
+            check_publisher: false,
+            unsigned: true,
+            ..Default::default()
+        };
         let e = s.policy.grant_with(&manifest(""), &unsigned).unwrap_err();
-        assert_eq!(violations(e), vec!["fs[0] (/data)", "secrets[0] (WEATHER_TOKEN)"]);
+        assert_eq!(
+            violations(e),
+            vec!["fs[0] (/data)", "secrets[0] (WEATHER_TOKEN)"]
+        );
         // --dir binds what the command line names; --secret is refused all the same, because
         // where the secret would go is written in the unsigned file.
-        let binds = [format!("/data={}", s.dir.path().join("docs").display()).parse::<CliBind>().unwrap()];
-        let secrets = [("WEATHER_TOKEN".to_owned(), SecretSource::Env("X".parse().unwrap()))];
+        let binds = [format!("/data={}", s.dir.path().join("docs").display())
+            .parse::<CliBind>()
+            .unwrap()];
+        let secrets = [(
+            "WEATHER_TOKEN".to_owned(),
+            SecretSource::Env("X".parse().unwrap()),
+        )];
         let e = s
             .policy
-            .grant_with(&manifest(""), &GrantInputs { binds: &binds, secrets: &secrets, ..unsigned.clone() })
+            .grant_with(
+                &manifest(""),
+                &GrantInputs {
+                    binds: &binds,
+                    secrets: &secrets,
+                    ..unsigned.clone()
+                },
+            )
             .unwrap_err();
         let msgs = messages(e);
         assert_eq!(msgs.len(), 1, "{msgs:?}");
         assert!(msgs[0].contains("unsigned tool gets no secret"), "{msgs:?}");
         let no_secret = Manifest::parse(sample("").replace("[[secrets]]\nname = \"WEATHER_TOKEN\"\nhost = \"https://api.weather.gov\"\nheader = \"Authorization\"\nformat = \"Bearer {}\"\n", "").as_bytes()).unwrap();
-        let e = s.policy.explain_with(&no_secret, &GrantInputs { binds: &binds, ..unsigned }).unwrap();
+        let e = s
+            .policy
+            .explain_with(
+                &no_secret,
+                &GrantInputs {
+                    binds: &binds,
+                    ..unsigned
+                },
+            )
+            .unwrap();
         assert_eq!(e.grant.fs[0].origin, BindOrigin::CommandLine);
-        assert!(e.grant.cidrs.is_empty(), "no private range for an unsigned tool");
-        assert!(e.withheld.iter().any(|w| w.contains("net.private[0]") && w.contains("unsigned")), "{:?}", e.withheld);
+        assert!(
+            e.grant.cidrs.is_empty(),
+            "no private range for an unsigned tool"
+        );
+        assert!(
+            e.withheld
+                .iter()
+                .any(|w| w.contains("net.private[0]") && w.contains("unsigned")),
+            "{:?}",
+            e.withheld
+        );
         // The same manifest, signed, gets the range.
-        assert_eq!(s.policy.grant_with(&no_secret, &GrantInputs { binds: &binds, ..Default::default() }).unwrap().cidrs.len(), 1);
+        assert_eq!(
+            s.policy
+                .grant_with(
+                    &no_secret,
+                    &GrantInputs {
+                        binds: &binds,
+                        ..Default::default()
+                    }
+                )
+                .unwrap()
+                .cidrs
+                .len(),
+            1
+        );
     }
 
     #[test]

@@ -100,7 +100,10 @@ impl LimitOverrides {
         {
             return Err((
                 "timeout",
-                format!("`{t}` is longer than the most any call may run, {}", HumanDuration(MAX_TIMEOUT)),
+                format!(
+                    "`{t}` is longer than the most any call may run, {}",
+                    HumanDuration(MAX_TIMEOUT)
+                ),
             ));
         }
         let sizes = [
@@ -338,7 +341,11 @@ mod tests {
             ..Default::default()
         };
         assert!(at_caps.check_ranges().is_ok());
-        assert!(LimitOverrides::from(Limits::default()).check_ranges().is_ok());
+        assert!(
+            LimitOverrides::from(Limits::default())
+                .check_ranges()
+                .is_ok()
+        );
     }
 
     #[test]

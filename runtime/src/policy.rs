@@ -29,10 +29,10 @@ use serde::Deserialize;
 use crate::grant::SecretSource;
 use crate::limits::{LimitOverrides, Limits};
 use crate::manifest::Manifest;
-use crate::ratchet::RatchetError;
 use crate::names::{Access, EnvVarName, GuestPath, NameError, Sha256Digest, ToolName};
 use crate::net_pattern::NetPattern;
 use crate::pattern::wildcard_match;
+use crate::ratchet::RatchetError;
 use crate::toml_doc::{DocError, Located, check_bytes};
 
 /// The largest policy file accepted, in bytes.
@@ -286,7 +286,10 @@ impl<'de> Deserialize<'de> for SecretFile {
             fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<SecretFile, E> {
                 Ok(SecretFile::Old)
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<SecretFile, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<SecretFile, A::Error> {
                 SecretTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))
                     .map(SecretFile::Table)
             }
@@ -595,11 +598,14 @@ impl Policy {
                 ));
             }
             let tools = required_tools(doc, &field, "a secret", t.tools)?;
-            secrets.insert(key, SecretRule {
-                source,
-                host,
-                tools,
-            });
+            secrets.insert(
+                key,
+                SecretRule {
+                    source,
+                    host,
+                    tools,
+                },
+            );
         }
         Ok(Self {
             limits: f.limits.or(Limits::default()),
@@ -682,8 +688,10 @@ impl Policy {
                 seen: floor,
                 origin: format!(
                     "the floor set by min-sequence[{i}] of {}",
-                    self.path()
-                        .map_or_else(|| "the policy".to_owned(), |p| format!("policy {}", p.display()))
+                    self.path().map_or_else(
+                        || "the policy".to_owned(),
+                        |p| format!("policy {}", p.display())
+                    )
                 ),
             }),
             _ => Ok(()),
@@ -792,7 +800,10 @@ tools = ["fetch-weather"]
         let (field, msg, hint) = refusal("[secrets]\nWEATHER_TOKEN = \"env:WEATHER_TOKEN\"\n");
         assert_eq!(field.as_deref(), Some("secrets.WEATHER_TOKEN"));
         assert!(msg.contains("old form"), "{msg}");
-        assert!(hint.contains("[secrets.WEATHER_TOKEN]") && hint.contains("tools"), "{hint}");
+        assert!(
+            hint.contains("[secrets.WEATHER_TOKEN]") && hint.contains("tools"),
+            "{hint}"
+        );
         let (field, _, hint) = refusal("[net]\ncidrs = [\"10.0.0.0/8\"]\n");
         assert_eq!(field.as_deref(), Some("net.cidrs"));
         assert!(hint.contains("[[net.private]]"), "{hint}");
@@ -809,23 +820,73 @@ tools = ["fetch-weather"]
         let good = design_policy(root);
         for (bad, field) in [
             // A bind, a private range, a secret: no tools at all, or an empty list.
-            (good.replace("tools = [\"fetch-weather\"]\nguest", "guest"), "binds[0]"),
-            (good.replace("tools = [\"fetch-weather\"]\nguest", "tools = []\nguest"), "binds[0].tools"),
-            (good.replace("cidr = \"10.1.2.0/24\"\ntools = [\"fetch-weather\"]", "cidr = \"10.1.2.0/24\""), "net.private[0]"),
-            (good.replace("host = \"https://api.weather.gov\"\ntools = [\"fetch-weather\"]", "host = \"https://api.weather.gov\""), "secrets.WEATHER_TOKEN"),
-            (good.replace("host = \"https://api.weather.gov\"\ntools = [\"fetch-weather\"]", "host = \"https://api.weather.gov\"\ntools = []"), "secrets.WEATHER_TOKEN.tools"),
+            (
+                good.replace("tools = [\"fetch-weather\"]\nguest", "guest"),
+                "binds[0]",
+            ),
+            (
+                good.replace("tools = [\"fetch-weather\"]\nguest", "tools = []\nguest"),
+                "binds[0].tools",
+            ),
+            (
+                good.replace(
+                    "cidr = \"10.1.2.0/24\"\ntools = [\"fetch-weather\"]",
+                    "cidr = \"10.1.2.0/24\"",
+                ),
+                "net.private[0]",
+            ),
+            (
+                good.replace(
+                    "host = \"https://api.weather.gov\"\ntools = [\"fetch-weather\"]",
+                    "host = \"https://api.weather.gov\"",
+                ),
+                "secrets.WEATHER_TOKEN",
+            ),
+            (
+                good.replace(
+                    "host = \"https://api.weather.gov\"\ntools = [\"fetch-weather\"]",
+                    "host = \"https://api.weather.gov\"\ntools = []",
+                ),
+                "secrets.WEATHER_TOKEN.tools",
+            ),
             // A secret with no host, a wildcard host, no source.
-            (good.replace("host = \"https://api.weather.gov\"\ntools", "tools"), "secrets.WEATHER_TOKEN"),
-            (good.replace("host = \"https://api.weather.gov\"\ntools", "host = \"https://*.weather.gov\"\ntools"), "secrets.WEATHER_TOKEN.host"),
-            (good.replace("source = \"env:WEATHER_TOKEN\"\n", ""), "secrets.WEATHER_TOKEN"),
+            (
+                good.replace("host = \"https://api.weather.gov\"\ntools", "tools"),
+                "secrets.WEATHER_TOKEN",
+            ),
+            (
+                good.replace(
+                    "host = \"https://api.weather.gov\"\ntools",
+                    "host = \"https://*.weather.gov\"\ntools",
+                ),
+                "secrets.WEATHER_TOKEN.host",
+            ),
+            (
+                good.replace("source = \"env:WEATHER_TOKEN\"\n", ""),
+                "secrets.WEATHER_TOKEN",
+            ),
         ] {
             let (f, msg, hint) = refusal(&bad);
             assert_eq!(f.as_deref(), Some(field), "{msg}\n{bad}");
-            assert!(!hint.contains("see manifests/"), "a specific hint for {field}: {hint}");
+            assert!(
+                !hint.contains("see manifests/"),
+                "a specific hint for {field}: {hint}"
+            );
         }
         // `["*"]` is the operator's explicit choice, and allowed.
-        let all = Policy::parse(good.replace("tools = [\"fetch-weather\"]\nguest", "tools = [\"*\"]\nguest").as_bytes()).unwrap();
-        assert_eq!(all.binds_for(&"anything".parse().unwrap(), &"/data".parse().unwrap()).len(), 1);
+        let all = Policy::parse(
+            good.replace(
+                "tools = [\"fetch-weather\"]\nguest",
+                "tools = [\"*\"]\nguest",
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(
+            all.binds_for(&"anything".parse().unwrap(), &"/data".parse().unwrap())
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -859,7 +920,10 @@ tools = ["fetch-weather"]
                 good.replace("10.1.2.0/24", "10.1.2.3/24"),
                 Some("net.private[0].cidr"),
             ),
-            (good.replace("10.1.2.0/24", "ten"), Some("net.private[0].cidr")),
+            (
+                good.replace("10.1.2.0/24", "ten"),
+                Some("net.private[0].cidr"),
+            ),
             (
                 good.replace("\"30s\"", "\"18446744073709551615s\""),
                 Some("limits.timeout"),
@@ -873,7 +937,10 @@ tools = ["fetch-weather"]
                 Some("min-sequence[1].tool"),
             ),
             (
-                good.replace("source = \"env:WEATHER_TOKEN\"", "source = \"env:WEATHER_TOKEN\"\nheader = \"X\""),
+                good.replace(
+                    "source = \"env:WEATHER_TOKEN\"",
+                    "source = \"env:WEATHER_TOKEN\"\nheader = \"X\"",
+                ),
                 Some("secrets.WEATHER_TOKEN.header"),
             ),
             (

@@ -52,21 +52,19 @@ pub enum RatchetError {
     },
     /// The same sequence was accepted before with different manifest bytes.
     #[error(
-        "equivocation: `{tool}` sequence {sequence} was accepted before as manifest sha256 {seen_sha256} ({seen_key}), now it is {sha256} (signed by key {fingerprint})"
+        "equivocation: `{tool}` sequence {sequence} was accepted before as manifest sha256 {seen_sha256}, now it is {sha256} ({keys})"
     )]
     Equivocation {
         /// Tool name.
         tool: String,
-        /// The key that signed the manifest presented now.
-        fingerprint: String,
-        /// Who signed the manifest accepted before, in words.
-        seen_key: String,
         /// The sequence.
         sequence: u64,
         /// SHA-256 of the manifest accepted before.
         seen_sha256: String,
         /// SHA-256 of the manifest presented.
         sha256: String,
+        /// Who signed each, in words (`accepted from key …, now signed by key …`).
+        keys: String,
     },
     /// The state could not be read or written, or is corrupt.
     #[error("ratchet state {}: {message}", path.display())]
@@ -153,9 +151,7 @@ impl StateV1 {
                 best = Some(match best {
                     Some(b) if b.sequence > e.sequence => b,
                     Some(b) if b.sequence == e.sequence => Entry {
-                        manifest_sha256: b
-                            .manifest_sha256
-                            .filter(|d| *d == e.manifest_sha256),
+                        manifest_sha256: b.manifest_sha256.filter(|d| *d == e.manifest_sha256),
                         ..b
                     },
                     _ => Entry {
@@ -341,14 +337,18 @@ impl Ratchet {
                     Some(d) if d == manifest_sha256.as_str() => Ok(Advance::Same),
                     seen => Err(RatchetError::Equivocation {
                         tool: tool.to_owned(),
-                        fingerprint: fingerprint.to_owned(),
-                        seen_key: match seen {
-                            Some(_) => format!("signed by key {}", e.key),
-                            None => "by two keys with different bytes, before the ratchet was per tool".into(),
-                        },
                         sequence,
                         seen_sha256: seen.clone().unwrap_or_else(|| "(several)".into()),
                         sha256: manifest_sha256.to_string(),
+                        keys: match seen {
+                            Some(_) => format!(
+                                "accepted from key {}, now signed by key {fingerprint}",
+                                e.key
+                            ),
+                            None => format!(
+                                "two keys signed different manifests with this sequence before the ratchet was per tool; now signed by key {fingerprint}"
+                            ),
+                        },
                     }),
                 };
             }

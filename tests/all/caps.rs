@@ -39,8 +39,8 @@ pub fn test_key() -> &'static Path {
 
 /// allowed_signers trusting [`test_key`] for [`TEST_PUBLISHER`].
 pub fn test_trust() -> wasmgov::trust::AllowedSigners {
-    let public = std::fs::read_to_string(format!("{}.pub", test_key().display()))
-        .expect("public key");
+    let public =
+        std::fs::read_to_string(format!("{}.pub", test_key().display())).expect("public key");
     wasmgov::trust::AllowedSigners::parse(&format!(
         "{TEST_PUBLISHER} namespaces=\"{}\" {}",
         wasmgov::signature::NAMESPACE,
@@ -104,8 +104,11 @@ pub fn load_with(
 ) -> Result<Tool, wasmgov::Error> {
     static SEQUENCE: AtomicUsize = AtomicUsize::new(1);
     let sequence = SEQUENCE.fetch_add(1, Ordering::SeqCst);
-    let text = manifest(name, manifest_extra)
-        .replacen("sequence = 1\n", &format!("sequence = {sequence}\n"), 1);
+    let text = manifest(name, manifest_extra).replacen(
+        "sequence = 1\n",
+        &format!("sequence = {sequence}\n"),
+        1,
+    );
     let sig = test_sign(text.as_bytes());
     let bytes = std::fs::read(tool(name)).expect("read component");
     rt.load_package(text.as_bytes(), Some(sig.as_bytes()), &bytes, opts)

@@ -23,7 +23,9 @@ fn net_tables(allow: &[String], cidrs: &[&str]) -> (String, String) {
     let manifest = format!("\n[net]\nallow = [{}]\n", list(allow));
     let mut policy = format!("[net]\nallow = [{}]\n", list(allow));
     for c in cidrs {
-        policy.push_str(&format!("\n[[net.private]]\ncidr = \"{c}\"\ntools = [\"*\"]\n"));
+        policy.push_str(&format!(
+            "\n[[net.private]]\ncidr = \"{c}\"\ntools = [\"*\"]\n"
+        ));
     }
     (manifest, policy)
 }
@@ -75,7 +77,10 @@ async fn private_range_is_open_only_to_the_tools_it_names() {
     let t = load_unsigned(&rt, "fetch-url", &m, &LoadOptions::default()).expect("load");
     assert!(t.grant().cidrs.is_empty());
     let out = t
-        .run(json!({ "url": url }).to_string().as_bytes(), &Default::default())
+        .run(
+            json!({ "url": url }).to_string().as_bytes(),
+            &Default::default(),
+        )
         .await;
     let text = format!("{:?}", out.result);
     assert!(!text.contains("\"status\":200"), "{text}");

@@ -30,7 +30,9 @@ fn setup() -> Setup {
         api.url()
     );
     let rt = runtime_with(
-        &format!("[net]\nallow = [{allow}]\n\n[[net.private]]\ncidr = \"127.0.0.1/32\"\ntools = [\"*\"]\n"),
+        &format!(
+            "[net]\nallow = [{allow}]\n\n[[net.private]]\ncidr = \"127.0.0.1/32\"\ntools = [\"*\"]\n"
+        ),
         None,
     );
     let opts = LoadOptions {
@@ -214,11 +216,17 @@ async fn secret_is_never_sent_to_another_tools_host() {
     let e = load_unsigned(&rt, "call-api", &s.manifest, &none)
         .err()
         .expect("refused");
-    assert!(e.to_string().contains("unsigned tool gets no secret"), "{e}");
+    assert!(
+        e.to_string().contains("unsigned tool gets no secret"),
+        "{e}"
+    );
     let e = load_unsigned(&rt, "call-api", &s.manifest, &s.opts)
         .err()
         .expect("refused with --secret too");
-    assert!(e.to_string().contains("unsigned tool gets no secret"), "{e}");
+    assert!(
+        e.to_string().contains("unsigned tool gets no secret"),
+        "{e}"
+    );
     // Nothing but the one granted call reached a server, and the other host never saw it.
     assert_eq!(s.api.connections(), 1);
     assert_eq!(s.other.connections(), 0);
@@ -257,7 +265,11 @@ async fn the_secret_file_cannot_be_read_through_a_bind() {
     for host in [vault.clone(), base.clone(), base.join("alias")] {
         match load_with(&rt, "hostile-env", fs_manifest, &bind(&host)) {
             Err(Error::Refused(Refusal::ProtectedPath { protected, .. })) => {
-                assert!(protected.ends_with("vault/token"), "{}", protected.display());
+                assert!(
+                    protected.ends_with("vault/token"),
+                    "{}",
+                    protected.display()
+                );
             }
             Err(e) => panic!("{}: wrong error: {e}", host.display()),
             Ok(_) => panic!("{}: bound the secret's file", host.display()),
@@ -270,10 +282,7 @@ async fn the_secret_file_cannot_be_read_through_a_bind() {
         "{fs_manifest}\n[net]\nallow = [\"https://api.example.com\"]\n\n[[secrets]]\nname = \"API_TOKEN\"\nhost = \"https://api.example.com\"\nheader = \"Authorization\"\n"
     );
     let opts = LoadOptions {
-        secrets: vec![(
-            "API_TOKEN".into(),
-            SecretSource::File(vault.join("token")),
-        )],
+        secrets: vec![("API_TOKEN".into(), SecretSource::File(vault.join("token")))],
         ..bind(&vault)
     };
     match load_with(&rt, "hostile-env", &m, &opts) {

@@ -943,11 +943,16 @@ fn t09_rollback_across_rotated_keys_is_refused() {
         let out = fx.run(old);
         let err = out.refused("rollback");
         assert!(err.contains("older than sequence 7"), "{err}");
-        assert!(err.contains(&fingerprint(&rotated)), "names who signed 7: {err}");
+        assert!(
+            err.contains(&fingerprint(&rotated)),
+            "names who signed 7: {err}"
+        );
     }
     // Sequence 7 again with other bytes, from the old key: equivocation.
     let other7 = fx.manifest("other7.toml", "text-stats", 7, "");
-    edit(&other7, |t| t.replace("Counts words and lines", "Counts words"));
+    edit(&other7, |t| {
+        t.replace("Counts words and lines", "Counts words")
+    });
     ssh_sign(&fx.key, &other7);
     let err = fx.run(&other7).refused("equivocation").to_owned();
     assert!(err.contains(&after.1), "{err}");
@@ -967,7 +972,9 @@ fn t09_policy_min_sequence_is_a_floor_without_state() {
     let out = fx.run(&v5);
     let err = out.refused("rollback");
     assert!(
-        err.contains("sequence 5 is older than sequence 6, the floor set by min-sequence[0] of policy"),
+        err.contains(
+            "sequence 5 is older than sequence 6, the floor set by min-sequence[0] of policy"
+        ),
         "{err}"
     );
     assert!(err.contains(s(&fx.policy)), "names the policy file: {err}");
