@@ -487,7 +487,7 @@ impl Policy {
                     "net.cidrs",
                     "the global `cidrs` list is gone: each private range now names the tools that may reach it",
                 ),
-                "write one `[[net.private]]` table per range, e.g. `[[net.private]]` `cidr = \"10.1.2.0/24\"` `tools = [\"inventory-*\"]`",
+                "write one [[net.private]] table per range, with `cidr = \"10.1.2.0/24\"` and `tools = [\"inventory-*\"]` (the tools that may reach it)",
             ));
         }
         let mut private = Vec::new();
