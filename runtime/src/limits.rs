@@ -19,6 +19,13 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_OUTPUT: u64 = 1 << 20;
 /// The default cap on host calls (WASI and `wasmgov:tool/host` imports) of one call.
 pub const DEFAULT_HOST_CALLS: u64 = 100_000;
+/// The default cap on what the host holds for one call (HTTP fields and bodies, stream buffers,
+/// resource-table entries): a tool with no grant can make the host hold no more than this.
+pub const DEFAULT_HOST_MEMORY: u64 = 16 << 20;
+/// The default cap on bytes one call may add to its read-write binds.
+pub const DEFAULT_WRITE: u64 = 64 << 20;
+/// The default cap on new files, directories and links one call may create in its binds.
+pub const DEFAULT_FILES: u64 = 1000;
 
 /// The limits one call runs under. Every field is enforced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -34,6 +41,12 @@ pub struct Limits {
     pub output: u64,
     /// Number of host calls.
     pub host_calls: u64,
+    /// Bytes the host may hold for the call (HTTP fields and bodies, streams, handles).
+    pub host_memory: u64,
+    /// Bytes the call may add to its read-write binds.
+    pub write: u64,
+    /// New inodes (files, directories, links) the call may create in its read-write binds.
+    pub files: u64,
 }
 
 impl Default for Limits {
@@ -44,6 +57,9 @@ impl Default for Limits {
             timeout: DEFAULT_TIMEOUT,
             output: DEFAULT_OUTPUT,
             host_calls: DEFAULT_HOST_CALLS,
+            host_memory: DEFAULT_HOST_MEMORY,
+            write: DEFAULT_WRITE,
+            files: DEFAULT_FILES,
         }
     }
 }
@@ -61,6 +77,11 @@ impl Limits {
             host_calls: narrow
                 .host_calls
                 .map_or(self.host_calls, |v| v.min(self.host_calls)),
+            host_memory: narrow
+                .host_memory
+                .map_or(self.host_memory, |v| v.0.min(self.host_memory)),
+            write: narrow.write.map_or(self.write, |v| v.0.min(self.write)),
+            files: narrow.files.map_or(self.files, |v| v.min(self.files)),
         }
     }
 }
@@ -79,6 +100,12 @@ pub struct LimitOverrides {
     pub output: Option<ByteSize>,
     /// Host-call cap.
     pub host_calls: Option<u64>,
+    /// Host-memory cap, e.g. `"16 MiB"`.
+    pub host_memory: Option<ByteSize>,
+    /// Bytes a call may add to its read-write binds, e.g. `"64 MiB"`.
+    pub write: Option<ByteSize>,
+    /// New inodes a call may create in its read-write binds.
+    pub files: Option<u64>,
 }
 
 impl LimitOverrides {
@@ -90,6 +117,9 @@ impl LimitOverrides {
             timeout: self.timeout.map_or(base.timeout, |v| v.0),
             output: self.output.map_or(base.output, |v| v.0),
             host_calls: self.host_calls.unwrap_or(base.host_calls),
+            host_memory: self.host_memory.map_or(base.host_memory, |v| v.0),
+            write: self.write.map_or(base.write, |v| v.0),
+            files: self.files.unwrap_or(base.files),
         }
     }
 }
@@ -102,6 +132,9 @@ impl From<Limits> for LimitOverrides {
             timeout: Some(HumanDuration(l.timeout)),
             output: Some(ByteSize(l.output)),
             host_calls: Some(l.host_calls),
+            host_memory: Some(ByteSize(l.host_memory)),
+            write: Some(ByteSize(l.write)),
+            files: Some(l.files),
         }
     }
 }
@@ -122,6 +155,10 @@ pub enum LimitKind {
     Output,
     /// The host-call cap was reached.
     HostCalls,
+    /// The host-memory budget refused an allocation the tool asked the host for.
+    HostMemory,
+    /// The write quota (bytes or new files) of the call's read-write binds was reached.
+    Write,
 }
 
 impl LimitKind {
@@ -134,6 +171,8 @@ impl LimitKind {
             Self::Stack => "stack",
             Self::Output => "output",
             Self::HostCalls => "host-calls",
+            Self::HostMemory => "host-memory",
+            Self::Write => "write",
         }
     }
 }
@@ -275,6 +314,9 @@ mod tests {
             timeout: Some(HumanDuration(Duration::from_secs(99_999))),
             output: Some(ByteSize(u64::MAX)),
             host_calls: Some(u64::MAX),
+            host_memory: Some(ByteSize(u64::MAX)),
+            write: Some(ByteSize(u64::MAX)),
+            files: Some(u64::MAX),
         };
         assert_eq!(base.narrowed(&wide), base);
         let tight = LimitOverrides {
