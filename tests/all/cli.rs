@@ -181,3 +181,54 @@ fn inspect_prints_digest_world_imports_exports() {
     assert!(out.contains("world:   tool"), "{out}");
     assert!(out.contains("wasmgov:tool/tool@0.1.0"), "{out}");
 }
+
+#[test]
+fn describe_shows_the_manifests_name_and_description_not_the_components() {
+    // The agent must see what was reviewed: the manifest's words. The component's own claims
+    // are shown beside them, only where they differ.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let component = tool("text-stats");
+    let manifest = dir.path().join("word-stats.toml");
+    let text = std::fs::read_to_string(crate::support::root().join("manifests/text-stats.toml"))
+        .expect("example manifest")
+        .replace("name = \"text-stats\"", "name = \"word-stats\"")
+        .replace(
+            "description = \"Count lines,",
+            "description = \"Reviewed words. Count lines,",
+        );
+    std::fs::write(&manifest, text).expect("write manifest");
+    let (code, _, err) = run(&["pin", s(&manifest), s(&component)]);
+    assert_eq!(code, 0, "{err}");
+    let state = dir.path().join("state");
+    let args = [
+        "describe",
+        s(&component),
+        "--manifest",
+        s(&manifest),
+        "--allow-unsigned",
+        "--state",
+        s(&state),
+        "--json",
+    ];
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["name"], "word-stats", "{v}");
+    assert!(
+        v["description"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("Reviewed words.")),
+        "{v}"
+    );
+    assert_eq!(v["guest_name"], "text-stats", "{v}");
+    assert!(v["guest_description"].is_string(), "{v}");
+    assert_eq!(v["input_schema"]["properties"]["text"]["type"], "string");
+
+    // A manifest edited after pinning is refused: describe verifies as run does.
+    let edited = std::fs::read_to_string(&manifest)
+        .expect("read")
+        .replace("size = ", "size = 1");
+    std::fs::write(&manifest, edited).expect("write");
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 3, "{out}{err}");
+}
