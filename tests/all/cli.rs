@@ -232,3 +232,61 @@ fn describe_shows_the_manifests_name_and_description_not_the_components() {
     let (code, out, err) = run(&args);
     assert_eq!(code, 3, "{out}{err}");
 }
+
+#[test]
+fn a_state_or_cache_directory_others_can_write_is_refused() {
+    // The compile cache is loaded as native code and the state holds the ratchet: a directory
+    // another user owns or can write (itself, or through a non-sticky ancestor) is refused
+    // before anything is read from it.
+    use std::os::unix::fs::PermissionsExt;
+    let t = tool("text-stats");
+    let input = r#"{"text":"a"}"#;
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    let open = dir.path().join("open");
+    std::fs::create_dir(&open).expect("mkdir");
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let (code, _, err) = run(&["run", s(&t), "--state", s(&open), "--input", input]);
+    assert_eq!(code, 2, "a world-writable state directory: {err}");
+    assert!(err.contains("writable by group or others"), "{err}");
+
+    let (code, _, err) = run(&[
+        "run",
+        s(&t),
+        "--state",
+        s(&open.join("inner")),
+        "--input",
+        input,
+    ]);
+    assert_eq!(code, 2, "under a world-writable, non-sticky parent: {err}");
+    assert!(err.contains("no sticky bit"), "{err}");
+
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+    let (code, _, err) = run(&[
+        "run",
+        s(&t),
+        "--state",
+        s(&open.join("mine")),
+        "--input",
+        input,
+    ]);
+    assert_eq!(
+        code, 0,
+        "a private directory under a sticky parent, like /tmp: {err}"
+    );
+
+    // The effective uid: the owner of a file this process creates.
+    let probe = dir.path().join("probe");
+    std::fs::write(&probe, b"").expect("probe");
+    let me = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&probe).expect("stat"));
+    if me == 0 {
+        // As the review did: a cache directory handed to `nobody`.
+        let foreign = dir.path().join("foreign");
+        std::fs::create_dir_all(foreign.join("cache")).expect("mkdir");
+        std::fs::set_permissions(&foreign, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        std::os::unix::fs::chown(foreign.join("cache"), Some(65534), Some(65534)).expect("chown");
+        let (code, _, err) = run(&["run", s(&t), "--state", s(&foreign), "--input", input]);
+        assert_eq!(code, 2, "a cache directory another user owns: {err}");
+        assert!(err.contains("owned by uid 65534"), "{err}");
+    }
+}
