@@ -36,14 +36,16 @@ pub(crate) fn ensure(dir: &Path) -> Result<(), Error> {
 pub(crate) fn check(dir: &Path, euid: u32) -> Result<(), Error> {
     let real = std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
     let refuse = |at: &Path, why: String| {
+        let whose = if at == real {
+            String::new()
+        } else {
+            format!(" (an ancestor of {})", dir.display())
+        };
         Error::io(
-            dir,
+            at,
             io::Error::new(
                 io::ErrorKind::PermissionDenied,
-                format!(
-                    "{why} ({}); refusing to trust it with compiled code or state",
-                    at.display()
-                ),
+                format!("{why}{whose}; refusing to trust it with compiled code or state"),
             ),
         )
     };
