@@ -64,6 +64,10 @@ pub struct AuditVerifyArgs {
     /// SEQ:HASH; the log must still contain it. Catches records cut off the end.
     #[arg(long, value_name = "SEQ:HASH", value_parser = parse_head)]
     pub head: Option<(u64, String)>,
+    /// Fail unless checkpoints were verified with `--key`: without a key, the chain proves only
+    /// that the file is self-consistent, which anyone who can write it can arrange.
+    #[arg(long)]
+    pub require_key: bool,
 }
 
 fn parse_head(s: &str) -> Result<(u64, String), String> {
@@ -139,6 +143,16 @@ pub struct LimitFlags {
     /// Cap on host calls (transitions from the tool into the host). Default 100000.
     #[arg(long = "max-host-calls", value_name = "N")]
     pub max_host_calls: Option<u64>,
+    /// Cap on what the host holds for the call (HTTP fields and bodies, streams, handles),
+    /// e.g. `4MiB`. Default 16 MiB.
+    #[arg(long = "max-host-memory", value_name = "SIZE")]
+    pub max_host_memory: Option<wasmgov::limits::ByteSize>,
+    /// Cap on bytes the call may add to its read-write binds, e.g. `1MiB`. Default 64 MiB.
+    #[arg(long = "max-write", value_name = "SIZE")]
+    pub max_write: Option<wasmgov::limits::ByteSize>,
+    /// Cap on new files, directories and links the call may create in its binds. Default 1000.
+    #[arg(long = "max-files", value_name = "N")]
+    pub max_files: Option<u64>,
 }
 
 impl LimitFlags {
@@ -150,6 +164,9 @@ impl LimitFlags {
             timeout: self.timeout,
             output: self.max_output,
             host_calls: self.max_host_calls,
+            host_memory: self.max_host_memory,
+            write: self.max_write,
+            files: self.max_files,
         }
     }
 }
@@ -289,6 +306,22 @@ pub struct DescribeArgs {
     /// Print the description as JSON.
     #[arg(long)]
     pub json: bool,
+    /// The signed manifest whose name and description the agent sees. Default: TOOL.toml
+    /// beside TOOL.wasm if it exists. It is verified as `run` verifies it.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// Bind a guest path the manifest declares (as for `run`), when the grant needs it.
+    #[arg(long = "dir", value_name = "GUEST=HOST[:read]")]
+    pub dirs: Vec<wasmgov::grant::CliBind>,
+    /// Accept a manifest that has no signature (loud).
+    #[arg(long)]
+    pub allow_unsigned: bool,
+    /// Ratchet and compile cache. Default: $XDG_STATE_HOME/wasmgov.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// Trust store, revoked keys and policy.
+    #[command(flatten)]
+    pub trust: TrustFlags,
 }
 
 /// `wasmgov inspect`.

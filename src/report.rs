@@ -39,9 +39,23 @@ pub fn error(e: &anyhow::Error) -> i32 {
     };
     // stderr may be a closed pipe; the exit code still tells what happened.
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "error[{kind}]: {e:#}");
+    let _ = writeln!(err, "error[{kind}]: {}", message(e));
     if let Some(h) = hint {
         let _ = writeln!(err, "  hint: {h}");
     }
     code
+}
+
+/// `e` and its causes joined by `: `, leaving out a cause whose text is already in the message
+/// (library errors usually include their source in their own text).
+fn message(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+    }
+    text
 }

@@ -22,7 +22,7 @@ use crate::secrets::SecretBinding;
 use crate::{env, fs, net};
 
 /// What one call's sandbox may see and use. Everything absent is denied.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SandboxConfig {
     /// Bytes the tool reads on stdin (a command tool's input).
     pub stdin: Vec<u8>,
@@ -41,9 +41,42 @@ pub struct SandboxConfig {
     /// The call's wall-time limit: network timeouts are clamped to what is left of it
     /// (`None`: the default of 30 s).
     pub timeout: Option<Duration>,
+    /// What the host may hold for the call (HTTP fields and bodies, stream buffers, handles),
+    /// bytes.
+    pub host_memory: u64,
+    /// Bytes the call may add to its read-write binds.
+    pub write_bytes: u64,
+    /// New inodes (files, directories, links) the call may create in its read-write binds.
+    pub write_files: u64,
     /// Granularity of the wall and monotonic clocks (`None`:
     /// [`clocks::DEFAULT_GRANULARITY`](crate::clocks::DEFAULT_GRANULARITY)).
     pub clock_granularity: Option<Duration>,
+}
+
+/// The default of [`SandboxConfig::host_memory`].
+pub const DEFAULT_HOST_MEMORY: u64 = 16 << 20;
+/// The default of [`SandboxConfig::write_bytes`].
+pub const DEFAULT_WRITE_BYTES: u64 = 64 << 20;
+/// The default of [`SandboxConfig::write_files`].
+pub const DEFAULT_WRITE_FILES: u64 = 1000;
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            stdin: Vec::new(),
+            memory: 0,
+            output: 0,
+            binds: Vec::new(),
+            env: Vec::new(),
+            net: NetConfig::default(),
+            secrets: Vec::new(),
+            timeout: None,
+            host_memory: DEFAULT_HOST_MEMORY,
+            write_bytes: DEFAULT_WRITE_BYTES,
+            write_files: DEFAULT_WRITE_FILES,
+            clock_granularity: None,
+        }
+    }
 }
 
 /// A log line the tool wrote through `wasmgov:tool/host.log`.

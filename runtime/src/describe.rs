@@ -7,17 +7,45 @@ use wasmgov_host_api::bindings::wasmgov::tool::types::Info;
 
 use crate::error::ToolFailure;
 
-/// A tool's name, description and JSON Schemas, as returned by its `describe` export.
+/// A tool's name, description and JSON Schemas.
+///
+/// For a tool loaded from a manifest, `name` and `description` are the manifest's (signed, so
+/// they cannot change after review, and the tool cannot change them per call); what the
+/// component's own `describe` export said is kept beside them only where it differs. The schemas
+/// come from the pinned component's `describe`.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ToolDescription {
-    /// Tool name.
+    /// Tool name: the manifest's, else the component's own.
     pub name: String,
-    /// What the agent sees.
+    /// What the agent sees: the manifest's, else the component's own.
     pub description: String,
     /// JSON Schema of the input.
     pub input_schema: Value,
     /// JSON Schema of the output.
     pub output_schema: Value,
+    /// The name the component gave itself, when it differs from the manifest's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_name: Option<String>,
+    /// The description the component gave itself, when it differs from the manifest's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_description: Option<String>,
+}
+
+impl ToolDescription {
+    /// Put the manifest's `name` and `description` in front, keeping the component's own words
+    /// beside them where they differ.
+    pub(crate) fn with_manifest(mut self, name: &str, description: &str) -> Self {
+        if self.name != name {
+            self.guest_name = Some(std::mem::replace(&mut self.name, name.to_owned()));
+        }
+        if self.description != description {
+            self.guest_description = Some(std::mem::replace(
+                &mut self.description,
+                description.to_owned(),
+            ));
+        }
+        self
+    }
 }
 
 /// Check the guest's answer; schemas must be JSON objects (or `true`).
@@ -38,6 +66,8 @@ pub(crate) fn from_guest(info: Info) -> Result<Vec<u8>, ToolFailure> {
         output_schema: schema("output", &info.output_schema)?,
         name: info.name,
         description: info.description,
+        guest_name: None,
+        guest_description: None,
     };
     serde_json::to_vec(&d).map_err(|e| ToolFailure::Failed(format!("describe: {e}")))
 }

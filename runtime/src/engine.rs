@@ -103,33 +103,14 @@ pub(crate) fn build(settings: &EngineSettings) -> Result<(Engine, Option<Cache>)
 /// Open wasmtime's content-addressed compile cache in a host-private directory.
 ///
 /// wasmtime keys each entry by the component's digest and the engine's settings and version, and
-/// only loads what it wrote there itself; the directory is created 0700 so no other user can
-/// plant an artifact.
+/// loads what it finds there as native code, unauthenticated. So the directory (created 0700) and
+/// every ancestor must be owned by this user or root and writable by no one else
+/// ([`crate::private_dir`]): then only this user could have planted an artifact.
 fn open_cache(dir: &Path) -> Result<Cache, Error> {
-    create_private_dir(dir)?;
+    crate::private_dir::ensure(dir)?;
     let mut cc = CacheConfig::new();
     cc.with_directory(dir);
     Cache::new(cc).map_err(|e| Error::Internal(format!("cannot open the compile cache: {e:#}")))
-}
-
-pub(crate) fn create_private_dir(dir: &Path) -> Result<(), Error> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| Error::io(dir, e))?;
-    let meta = std::fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
-    if meta.permissions().mode() & 0o022 != 0 {
-        return Err(Error::io(
-            dir,
-            std::io::Error::new(
-                std::io::ErrorKind::PermissionDenied,
-                "directory is writable by others; refusing to use it for compiled code",
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] on its own OS thread, so a guest that hogs

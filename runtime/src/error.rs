@@ -144,6 +144,18 @@ impl std::fmt::Display for LimitHit {
                 "host-call limit of {} reached (after {ms} ms, {} fuel)",
                 self.limit, self.fuel_used
             ),
+            LimitKind::HostMemory => write!(
+                f,
+                "host-memory limit of {} bytes reached: the tool asked the host to hold {} bytes \
+                 (after {ms} ms, {} fuel)",
+                self.limit, self.used, self.fuel_used
+            ),
+            LimitKind::Write => write!(
+                f,
+                "write quota of the read-write binds reached: {} of {} allowed \
+                 (after {ms} ms, {} fuel)",
+                self.used, self.limit, self.fuel_used
+            ),
         }
     }
 }
@@ -231,6 +243,8 @@ impl Error {
                 LimitKind::Stack => "limit-stack",
                 LimitKind::Output => "limit-output",
                 LimitKind::HostCalls => "limit-host-calls",
+                LimitKind::HostMemory => "limit-host-memory",
+                LimitKind::Write => "limit-write",
             },
             Self::Trap { .. } => "trap",
             Self::Tool(ToolFailure::InvalidInput(_)) => "tool-invalid-input",

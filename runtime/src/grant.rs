@@ -302,12 +302,16 @@ fn render(g: &Grant, why: Option<&Explanation>, f: &mut fmt::Formatter<'_>) -> f
     let l = &g.limits;
     writeln!(
         f,
-        "limits: fuel {}, memory {}, timeout {}, output {}, host calls {}",
+        "limits: fuel {}, memory {}, timeout {}, output {}, host calls {}, host memory {}, \
+         write {}, new files {}",
         l.fuel,
         crate::limits::ByteSize(l.memory),
         crate::limits::HumanDuration(l.timeout),
         crate::limits::ByteSize(l.output),
-        l.host_calls
+        l.host_calls,
+        crate::limits::ByteSize(l.host_memory),
+        crate::limits::ByteSize(l.write),
+        l.files
     )?;
     if g.fs.is_empty() {
         writeln!(f, "files: none")?;
@@ -460,7 +464,7 @@ impl Policy {
         // Limits: each asked value must be within the ceiling.
         let c = &self.limits;
         let ml = &m.limits;
-        let checks: [LimitCheck; 5] = [
+        let checks: [LimitCheck; 8] = [
             ("fuel", ml.fuel, c.fuel, |x| x.to_string()),
             ("memory", ml.memory.map(|x| x.0), c.memory, |x| {
                 crate::limits::ByteSize(x).to_string()
@@ -476,6 +480,16 @@ impl Policy {
                 crate::limits::ByteSize(x).to_string()
             }),
             ("host-calls", ml.host_calls, c.host_calls, |x| x.to_string()),
+            (
+                "host-memory",
+                ml.host_memory.map(|x| x.0),
+                c.host_memory,
+                |x| crate::limits::ByteSize(x).to_string(),
+            ),
+            ("write", ml.write.map(|x| x.0), c.write, |x| {
+                crate::limits::ByteSize(x).to_string()
+            }),
+            ("files", ml.files, c.files, |x| x.to_string()),
         ];
         for (field, asked, ceiling, show) in checks {
             if let Some(a) = asked.filter(|&a| a > ceiling) {

@@ -20,6 +20,7 @@ pub mod package;
 pub mod pattern;
 pub mod pin;
 pub mod policy;
+mod private_dir;
 pub mod ratchet;
 pub mod runtime;
 mod sandbox;

@@ -19,6 +19,13 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_OUTPUT: u64 = 1 << 20;
 /// The default cap on host calls (WASI and `wasmgov:tool/host` imports) of one call.
 pub const DEFAULT_HOST_CALLS: u64 = 100_000;
+/// The default cap on what the host holds for one call (HTTP fields and bodies, stream buffers,
+/// resource-table entries): a tool with no grant can make the host hold no more than this.
+pub const DEFAULT_HOST_MEMORY: u64 = 16 << 20;
+/// The default cap on bytes one call may add to its read-write binds.
+pub const DEFAULT_WRITE: u64 = 64 << 20;
+/// The default cap on new files, directories and links one call may create in its binds.
+pub const DEFAULT_FILES: u64 = 1000;
 
 /// The largest wall-clock budget any policy, manifest or flag may set: one day. Longer is a typo
 /// or an attempt to overflow a deadline, not a tool call.
@@ -29,6 +36,12 @@ pub const MAX_MEMORY: u64 = 16 << 30;
 /// The largest output cap any policy, manifest or flag may set (16 GiB; output is held in host
 /// memory until the call ends).
 pub const MAX_OUTPUT: u64 = 16 << 30;
+/// The largest host-memory budget any policy, manifest or flag may set (16 GiB).
+pub const MAX_HOST_MEMORY: u64 = 16 << 30;
+/// The largest write budget any policy, manifest or flag may set (1 TiB per call).
+pub const MAX_WRITE: u64 = 1 << 40;
+/// The most new files any policy, manifest or flag may let one call create (ten million).
+pub const MAX_FILES: u64 = 10_000_000;
 
 /// The limits one call runs under. Every field is enforced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -44,6 +57,12 @@ pub struct Limits {
     pub output: u64,
     /// Number of host calls.
     pub host_calls: u64,
+    /// Bytes the host may hold for the call (HTTP fields and bodies, streams, handles).
+    pub host_memory: u64,
+    /// Bytes the call may add to its read-write binds.
+    pub write: u64,
+    /// New inodes (files, directories, links) the call may create in its read-write binds.
+    pub files: u64,
 }
 
 impl Default for Limits {
@@ -54,6 +73,9 @@ impl Default for Limits {
             timeout: DEFAULT_TIMEOUT,
             output: DEFAULT_OUTPUT,
             host_calls: DEFAULT_HOST_CALLS,
+            host_memory: DEFAULT_HOST_MEMORY,
+            write: DEFAULT_WRITE,
+            files: DEFAULT_FILES,
         }
     }
 }
@@ -71,6 +93,11 @@ impl Limits {
             host_calls: narrow
                 .host_calls
                 .map_or(self.host_calls, |v| v.min(self.host_calls)),
+            host_memory: narrow
+                .host_memory
+                .map_or(self.host_memory, |v| v.0.min(self.host_memory)),
+            write: narrow.write.map_or(self.write, |v| v.0.min(self.write)),
+            files: narrow.files.map_or(self.files, |v| v.min(self.files)),
         }
     }
 }
@@ -89,11 +116,18 @@ pub struct LimitOverrides {
     pub output: Option<ByteSize>,
     /// Host-call cap.
     pub host_calls: Option<u64>,
+    /// Host-memory cap, e.g. `"16 MiB"`.
+    pub host_memory: Option<ByteSize>,
+    /// Bytes a call may add to its read-write binds, e.g. `"64 MiB"`.
+    pub write: Option<ByteSize>,
+    /// New inodes a call may create in its read-write binds.
+    pub files: Option<u64>,
 }
 
 impl LimitOverrides {
     /// Check every set duration and size against its cap ([`MAX_TIMEOUT`], [`MAX_MEMORY`],
-    /// [`MAX_OUTPUT`]); on failure, the field's key and what is wrong.
+    /// [`MAX_OUTPUT`], [`MAX_HOST_MEMORY`], [`MAX_WRITE`], [`MAX_FILES`]); on failure, the
+    /// field's key and what is wrong. Fuel and host calls are counts with no unit to overflow.
     pub fn check_ranges(&self) -> Result<(), (&'static str, String)> {
         if let Some(t) = self.timeout
             && t.0 > MAX_TIMEOUT
@@ -110,6 +144,8 @@ impl LimitOverrides {
         let sizes = [
             ("memory", self.memory, MAX_MEMORY),
             ("output", self.output, MAX_OUTPUT),
+            ("host-memory", self.host_memory, MAX_HOST_MEMORY),
+            ("write", self.write, MAX_WRITE),
         ];
         for (field, v, max) in sizes {
             if let Some(v) = v
@@ -120,6 +156,14 @@ impl LimitOverrides {
                     format!("{v} is over the most any call may have, {}", ByteSize(max)),
                 ));
             }
+        }
+        if let Some(n) = self.files
+            && n > MAX_FILES
+        {
+            return Err((
+                "files",
+                format!("{n} is over the most new files any call may create, {MAX_FILES}"),
+            ));
         }
         Ok(())
     }
@@ -132,6 +176,9 @@ impl LimitOverrides {
             timeout: self.timeout.map_or(base.timeout, |v| v.0),
             output: self.output.map_or(base.output, |v| v.0),
             host_calls: self.host_calls.unwrap_or(base.host_calls),
+            host_memory: self.host_memory.map_or(base.host_memory, |v| v.0),
+            write: self.write.map_or(base.write, |v| v.0),
+            files: self.files.unwrap_or(base.files),
         }
     }
 }
@@ -144,6 +191,9 @@ impl From<Limits> for LimitOverrides {
             timeout: Some(HumanDuration(l.timeout)),
             output: Some(ByteSize(l.output)),
             host_calls: Some(l.host_calls),
+            host_memory: Some(ByteSize(l.host_memory)),
+            write: Some(ByteSize(l.write)),
+            files: Some(l.files),
         }
     }
 }
@@ -164,6 +214,10 @@ pub enum LimitKind {
     Output,
     /// The host-call cap was reached.
     HostCalls,
+    /// The host-memory budget refused an allocation the tool asked the host for.
+    HostMemory,
+    /// The write quota (bytes or new files) of the call's read-write binds was reached.
+    Write,
 }
 
 impl LimitKind {
@@ -176,6 +230,8 @@ impl LimitKind {
             Self::Stack => "stack",
             Self::Output => "output",
             Self::HostCalls => "host-calls",
+            Self::HostMemory => "host-memory",
+            Self::Write => "write",
         }
     }
 }
@@ -335,6 +391,27 @@ mod tests {
                 },
                 "output",
             ),
+            (
+                LimitOverrides {
+                    host_memory: Some(ByteSize(MAX_HOST_MEMORY + 1)),
+                    ..Default::default()
+                },
+                "host-memory",
+            ),
+            (
+                LimitOverrides {
+                    write: Some(ByteSize(u64::MAX)),
+                    ..Default::default()
+                },
+                "write",
+            ),
+            (
+                LimitOverrides {
+                    files: Some(u64::MAX),
+                    ..Default::default()
+                },
+                "files",
+            ),
         ] {
             assert_eq!(o.check_ranges().unwrap_err().0, field);
         }
@@ -342,6 +419,9 @@ mod tests {
             timeout: Some(HumanDuration(MAX_TIMEOUT)),
             memory: Some(ByteSize(MAX_MEMORY)),
             output: Some(ByteSize(MAX_OUTPUT)),
+            host_memory: Some(ByteSize(MAX_HOST_MEMORY)),
+            write: Some(ByteSize(MAX_WRITE)),
+            files: Some(MAX_FILES),
             ..Default::default()
         };
         assert!(at_caps.check_ranges().is_ok());
@@ -361,6 +441,9 @@ mod tests {
             timeout: Some(HumanDuration(Duration::from_secs(99_999))),
             output: Some(ByteSize(u64::MAX)),
             host_calls: Some(u64::MAX),
+            host_memory: Some(ByteSize(u64::MAX)),
+            write: Some(ByteSize(u64::MAX)),
+            files: Some(u64::MAX),
         };
         assert_eq!(base.narrowed(&wide), base);
         let tight = LimitOverrides {

@@ -207,6 +207,12 @@ struct LimitsSchema {
     output: Option<SizeSchema>,
     /// Number of host calls.
     host_calls: Option<u64>,
+    /// What the host may hold for a call (HTTP fields and bodies, streams), e.g. "16 MiB".
+    host_memory: Option<SizeSchema>,
+    /// Bytes a call may add to its read-write binds, e.g. "64 MiB".
+    write: Option<SizeSchema>,
+    /// New files, directories and links a call may create in its read-write binds.
+    files: Option<u64>,
 }
 
 /// A size: bytes, or a string with a unit.
@@ -270,6 +276,7 @@ impl Manifest {
         for (field, value) in [
             ("fuel", self.limits.fuel),
             ("memory", self.limits.memory.map(|m| m.0)),
+            ("host-memory", self.limits.host_memory.map(|m| m.0)),
         ] {
             if value == Some(0) {
                 return Err(doc.error_at(&format!("limits.{field}"), "must be above zero"));

@@ -118,6 +118,10 @@ impl RuntimeBuilder {
 
     /// Build the engine, the linker and the epoch thread.
     pub fn build(self) -> Result<Runtime, Error> {
+        // The ratchet and (by default) the audit log live here: trusted only if private.
+        if let Some(dir) = &self.state_dir {
+            crate::private_dir::ensure(dir)?;
+        }
         let (engine, cache) = engine::build(&self.engine)?;
         let linker = build_linker(&engine)
             .map_err(|e| Error::Internal(format!("cannot build the linker: {e:#}")))?;
@@ -462,12 +466,18 @@ impl Tool {
         self.invoke(Action::Call(input), opts).await
     }
 
-    /// Ask a tool-world component for its name, description and schemas.
+    /// A tool-world component's name, description and schemas, as an agent must see them: for
+    /// a tool loaded from a manifest, the manifest's name and description (the component's own
+    /// words only beside them, where they differ), and the pinned component's schemas.
     pub async fn describe(&self) -> Result<ToolDescription, Error> {
         let out = self.invoke(Action::Describe, &CallOptions::default()).await;
         let bytes = out.result?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| Error::Internal(format!("describe round-trip failed: {e}")))
+        let d: ToolDescription = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Internal(format!("describe round-trip failed: {e}")))?;
+        Ok(match self.package() {
+            Some(p) => d.with_manifest(p.manifest.tool.name.as_str(), &p.manifest.tool.description),
+            None => d,
+        })
     }
 
     async fn invoke(&self, action: Action<'_>, opts: &CallOptions) -> CallOutcome {

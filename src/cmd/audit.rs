@@ -88,14 +88,41 @@ fn verify(a: AuditVerifyArgs) -> anyhow::Result<i32> {
         )?;
         return Ok(1);
     }
-    writeln!(
-        out,
-        "OK {}: {} records, {} calls, {} checkpoints",
-        a.file.display(),
-        rep.records,
-        rep.calls,
-        rep.checkpoints
-    )?;
+    if opts.key.is_none() && a.require_key {
+        writeln!(
+            out,
+            "FAILED {}: checkpoints were not verified (no --key), and --require-key asks for \
+             them\n{} records verify as a chain only.",
+            a.file.display(),
+            rep.records
+        )?;
+        return Ok(1);
+    }
+    if opts.key.is_some() {
+        writeln!(
+            out,
+            "OK {}: {} records, {} calls, {} checkpoints verified",
+            a.file.display(),
+            rep.records,
+            rep.calls,
+            rep.checkpoints
+        )?;
+    } else {
+        writeln!(
+            out,
+            "OK {}: {} records, {} calls; {} checkpoint records NOT verified (no --key)",
+            a.file.display(),
+            rep.records,
+            rep.calls,
+            rep.unverified_checkpoints
+        )?;
+        writeln!(
+            out,
+            "warning: without --key only the chain's self-consistency is checked: whoever can \
+             write the file can rewrite it with fresh hashes (pass --key PUB, or --require-key \
+             to make this a failure)"
+        )?;
+    }
     if let Some((seq, hash)) = &rep.head {
         writeln!(
             out,

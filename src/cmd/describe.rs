@@ -1,18 +1,70 @@
-//! `wasmgov describe`: the tool's own account of itself, under default limits and no grant.
+//! `wasmgov describe`: what an agent sees of a tool.
+//!
+//! With a manifest (given, or `TOOL.toml` beside the component), the package is verified as
+//! `run` verifies it, and the name and description are the signed manifest's; the component's
+//! own words are shown beside them only where they differ. Without one, it is the component's
+//! own account of itself, under default limits and no grant.
 
 use crate::flags::DescribeArgs;
+use crate::report::usage;
 
 pub fn run(a: DescribeArgs) -> anyhow::Result<i32> {
-    let bytes = super::read_file(&a.tool, "component")?;
-    let rt = super::cli_runtime(None)?;
-    let tool = rt.load_component(&bytes, wasmgov::Limits::default())?;
+    let tool = match super::trust::manifest_for(&a.tool, &a.manifest) {
+        Some(manifest) => {
+            let op = super::trust::load(&a.trust)?;
+            let state = match a.state.clone().or_else(crate::paths::state_dir) {
+                Some(dir) => Some(std::path::absolute(&dir).map_err(|e| {
+                    usage(
+                        format!("cannot resolve --state {}: {e}", dir.display()),
+                        None,
+                    )
+                })?),
+                None => None,
+            };
+            let mut b = wasmgov::Runtime::builder()
+                .allocator(wasmgov::Allocator::OnDemand)
+                .policy(op.policy)
+                .allow_unsigned(a.allow_unsigned);
+            if let Some(t) = op.trust {
+                b = b.trust(t);
+            }
+            if let Some(r) = op.revoked {
+                b = b.revoked(r);
+            }
+            for f in &op.files {
+                b = b.protect(f);
+            }
+            if let Some(dir) = &state {
+                let audit =
+                    wasmgov::Audit::file(dir.join("audit.jsonl")).map_err(wasmgov::Error::Audit)?;
+                b = b.state_dir(dir).cache_dir(dir.join("cache")).audit(audit);
+            }
+            let rt = b.build()?;
+            let opts = wasmgov::LoadOptions {
+                binds: a.dirs.clone(),
+                ..Default::default()
+            };
+            rt.load_package_files(&manifest, &a.tool, &opts)?
+        }
+        None => {
+            let bytes = super::read_file(&a.tool, "component")?;
+            let rt = super::cli_runtime(a.state.as_deref())?;
+            rt.load_component(&bytes, wasmgov::Limits::default())?
+        }
+    };
     let d = super::block_on(tool.describe())??;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&d)?);
         return Ok(0);
     }
     println!("name:        {}", d.name);
+    if let Some(g) = &d.guest_name {
+        println!("             (the component calls itself `{g}`)");
+    }
     println!("description: {}", d.description);
+    if let Some(g) = &d.guest_description {
+        println!("             (the component's own description: {g:?})");
+    }
     println!(
         "input schema:\n{}",
         serde_json::to_string_pretty(&d.input_schema)?

@@ -12,6 +12,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<i32> {
     if let Err((field, why)) = a.limits.overrides().check_ranges() {
         let flag = match field {
             "output" => "max-output",
+            "host-memory" => "max-host-memory",
+            "write" => "max-write",
+            "files" => "max-files",
             other => other,
         };
         return Err(usage(format!("--{flag}: {why}"), None));

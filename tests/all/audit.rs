@@ -582,7 +582,7 @@ fn cli_run_writes_the_log_that_audit_verify_and_show_read() {
     ]);
     assert_eq!(code, 0, "{out}");
     assert!(out.starts_with("OK "), "{out}");
-    assert!(out.contains("1 checkpoints"), "{out}");
+    assert!(out.contains("1 checkpoints verified"), "{out}");
     let (code, out, _) = crate::support::run(&["audit", "show", crate::support::s(&log)]);
     assert_eq!(code, 0);
     assert!(out.contains("wasi:clocks/monotonic-clock"), "{out}");
@@ -675,8 +675,20 @@ fn every_import_the_linker_serves_is_generated_with_tracing() {
     // own bindings, and every import of every `bindgen!` there must carry the `tracing` flag
     // (resource drops are not host calls that do anything a grant covers; bindgen never
     // traces them). An upgrade that drops the flag anywhere fails here.
+    // `--filter-platform` for the host: a fresh machine's registry holds only the crates this
+    // platform builds with, and an unfiltered `--offline` resolve wants every platform's.
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let vv = std::process::Command::new(rustc)
+        .arg("-vV")
+        .output()
+        .expect("rustc -vV");
+    let host = String::from_utf8_lossy(&vv.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
+        .expect("rustc -vV names the host");
     let out = std::process::Command::new(env!("CARGO"))
         .args(["metadata", "--format-version", "1", "--offline"])
+        .args(["--filter-platform", &host])
         .current_dir(crate::support::root())
         .output()
         .expect("cargo metadata");
@@ -854,4 +866,56 @@ async fn a_secret_injected_into_a_request_never_reaches_the_log() {
         !text.contains(secret),
         "the secret's value reached the audit log"
     );
+}
+
+#[test]
+fn keyless_verify_never_reports_forged_checkpoints_as_verified() {
+    // A forger rewrites a real log with fresh hashes and appends a checkpoint with a made-up key
+    // and signature: the chain is self-consistent, but nothing vouches for it.
+    let (dir, log) = temp_log();
+    let args = storm_cli_args(&log, r#"{"n":2,"op":"clock"}"#);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, _, err) = crate::support::run(&args);
+    assert_eq!(code, 0, "{err}");
+    let mut lines: Vec<String> = std::fs::read_to_string(&log)
+        .expect("read")
+        .lines()
+        .map(String::from)
+        .collect();
+    lines.push(
+        json!({"v": 1, "seq": 0, "ts": "2026-12-01T00:00:00Z", "kind": "checkpoint",
+               "head": "", "key": "SHA256:forged", "sig": "AAAA", "prev": "", "hash": ""})
+        .to_string(),
+    );
+    let forged = dir.path().join("forged.jsonl");
+    std::fs::write(&forged, rehash(&lines).join("\n") + "\n").expect("write");
+
+    let (code, out, _) = crate::support::run(&["audit", "verify", crate::support::s(&forged)]);
+    assert_eq!(code, 0, "the chain itself is consistent: {out}");
+    assert!(
+        out.contains("1 checkpoint records NOT verified (no --key)"),
+        "{out}"
+    );
+    assert!(!out.contains("checkpoints verified"), "{out}");
+    assert!(out.contains("warning: without --key"), "{out}");
+
+    let (code, out, _) = crate::support::run(&[
+        "audit",
+        "verify",
+        crate::support::s(&forged),
+        "--require-key",
+    ]);
+    assert_eq!(code, 1, "--require-key without a key is a failure: {out}");
+    assert!(out.starts_with("FAILED "), "{out}");
+
+    let (sk, _) = wasmgov::signature::keygen("operator").expect("key");
+    let pubkey = wasmgov::signature::write_keypair(&sk, &dir.path().join("k")).expect("write key");
+    let (code, out, _) = crate::support::run(&[
+        "audit",
+        "verify",
+        crate::support::s(&forged),
+        "--key",
+        crate::support::s(&pubkey),
+    ]);
+    assert_eq!(code, 1, "a forged checkpoint fails under a real key: {out}");
 }

@@ -181,3 +181,112 @@ fn inspect_prints_digest_world_imports_exports() {
     assert!(out.contains("world:   tool"), "{out}");
     assert!(out.contains("wasmgov:tool/tool@0.1.0"), "{out}");
 }
+
+#[test]
+fn describe_shows_the_manifests_name_and_description_not_the_components() {
+    // The agent must see what was reviewed: the manifest's words. The component's own claims
+    // are shown beside them, only where they differ.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let component = tool("text-stats");
+    let manifest = dir.path().join("word-stats.toml");
+    let text = std::fs::read_to_string(crate::support::root().join("manifests/text-stats.toml"))
+        .expect("example manifest")
+        .replace("name = \"text-stats\"", "name = \"word-stats\"")
+        .replace(
+            "description = \"Count lines,",
+            "description = \"Reviewed words. Count lines,",
+        );
+    std::fs::write(&manifest, text).expect("write manifest");
+    let (code, _, err) = run(&["pin", s(&manifest), s(&component)]);
+    assert_eq!(code, 0, "{err}");
+    let state = dir.path().join("state");
+    let args = [
+        "describe",
+        s(&component),
+        "--manifest",
+        s(&manifest),
+        "--allow-unsigned",
+        "--state",
+        s(&state),
+        "--json",
+    ];
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["name"], "word-stats", "{v}");
+    assert!(
+        v["description"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("Reviewed words.")),
+        "{v}"
+    );
+    assert_eq!(v["guest_name"], "text-stats", "{v}");
+    assert!(v["guest_description"].is_string(), "{v}");
+    assert_eq!(v["input_schema"]["properties"]["text"]["type"], "string");
+
+    // A manifest edited after pinning is refused: describe verifies as run does.
+    let edited = std::fs::read_to_string(&manifest)
+        .expect("read")
+        .replace("size = ", "size = 1");
+    std::fs::write(&manifest, edited).expect("write");
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 3, "{out}{err}");
+}
+
+#[test]
+fn a_state_or_cache_directory_others_can_write_is_refused() {
+    // The compile cache is loaded as native code and the state holds the ratchet: a directory
+    // another user owns or can write (itself, or through a non-sticky ancestor) is refused
+    // before anything is read from it.
+    use std::os::unix::fs::PermissionsExt;
+    let t = tool("text-stats");
+    let input = r#"{"text":"a"}"#;
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    let open = dir.path().join("open");
+    std::fs::create_dir(&open).expect("mkdir");
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let (code, _, err) = run(&["run", s(&t), "--state", s(&open), "--input", input]);
+    assert_eq!(code, 2, "a world-writable state directory: {err}");
+    assert!(err.contains("writable by group or others"), "{err}");
+
+    let (code, _, err) = run(&[
+        "run",
+        s(&t),
+        "--state",
+        s(&open.join("inner")),
+        "--input",
+        input,
+    ]);
+    assert_eq!(code, 2, "under a world-writable, non-sticky parent: {err}");
+    assert!(err.contains("no sticky bit"), "{err}");
+
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+    let (code, _, err) = run(&[
+        "run",
+        s(&t),
+        "--state",
+        s(&open.join("mine")),
+        "--input",
+        input,
+    ]);
+    assert_eq!(
+        code, 0,
+        "a private directory under a sticky parent, like /tmp: {err}"
+    );
+
+    // The effective uid: the owner of a file this process creates.
+    let probe = dir.path().join("probe");
+    std::fs::write(&probe, b"").expect("probe");
+    let me = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&probe).expect("stat"));
+    if me == 0 {
+        // As the review did: a cache directory handed to `nobody`.
+        let foreign = dir.path().join("foreign");
+        std::fs::create_dir_all(foreign.join("cache")).expect("mkdir");
+        std::fs::set_permissions(&foreign, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        std::os::unix::fs::chown(foreign.join("cache"), Some(65534), Some(65534)).expect("chown");
+        let (code, _, err) = run(&["run", s(&t), "--state", s(&foreign), "--input", input]);
+        assert_eq!(code, 2, "a cache directory another user owns: {err}");
+        assert!(err.contains("owned by uid 65534"), "{err}");
+    }
+}

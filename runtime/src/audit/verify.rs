@@ -57,8 +57,11 @@ pub struct VerifyReport {
     pub records: u64,
     /// `start` records.
     pub calls: u64,
-    /// Valid checkpoints.
+    /// Checkpoints verified under the given key (0 without a key).
     pub checkpoints: u64,
+    /// Checkpoint records present but not verified, because no key was given: a forger who
+    /// rewrites the file can write these too, so they vouch for nothing.
+    pub unverified_checkpoints: u64,
     /// `load` records of unsigned manifests (`--allow-unsigned`).
     pub unsigned_loads: u64,
     /// The last good record: (`seq`, `hash`).
@@ -203,8 +206,10 @@ pub fn verify(mut r: impl BufRead, opts: &VerifyOptions) -> std::io::Result<Veri
                             Some(bad("the checkpoint's signature does not verify".into()));
                         return Ok(rep);
                     }
+                    rep.checkpoints += 1;
+                } else {
+                    rep.unverified_checkpoints += 1;
                 }
-                rep.checkpoints += 1;
                 rep.after_last_checkpoint = 0;
             }
             _ => {}
