@@ -88,7 +88,7 @@ impl Refusal {
             Self::ProtectedPath { .. } => "bind a directory that holds neither wasmgov's state, \
                 cache or audit log nor its trust store or policy"
                 .into(),
-            Self::Bind(_) => "check that the host directory exists and is readable".into(),
+            Self::Bind(b) => b.hint().into(),
             Self::Secret(_) => "provide the value with --secret NAME=@FILE or NAME=env:VAR, or \
                 in the policy's [secrets]"
                 .into(),
