@@ -32,10 +32,10 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use wasmtime::component::{HasData, Resource};
 use wasmtime_wasi::filesystem::{Descriptor, WasiFilesystemCtxView};
-use wasmtime_wasi::p2::bindings::filesystem::{preopens, types};
 use wasmtime_wasi::p2::bindings::filesystem::types::{
     DescriptorType, ErrorCode, HostDescriptor, HostDirectoryEntryStream, OpenFlags,
 };
+use wasmtime_wasi::p2::bindings::filesystem::{preopens, types};
 use wasmtime_wasi::p2::{
     DynInputStream, DynOutputStream, FsError, FsResult, InputStream, OutputStream, Pollable,
     StreamError, StreamResult,
@@ -350,7 +350,9 @@ impl HostDescriptor for GovFs<'_> {
         if !self.file_writable(&fd) {
             return HostDescriptor::set_size(&mut self.inner, fd, size).await;
         }
-        let now = HostDescriptor::stat(&mut self.inner, borrow(&fd)).await?.size;
+        let now = HostDescriptor::stat(&mut self.inner, borrow(&fd))
+            .await?
+            .size;
         let growth = size.saturating_sub(now);
         self.gov.quota.charge_bytes(growth)?;
         let r = HostDescriptor::set_size(&mut self.inner, fd, size).await;
@@ -413,7 +415,11 @@ impl HostDescriptor for GovFs<'_> {
         HostDescriptor::sync(&mut self.inner, fd).await
     }
 
-    async fn create_directory_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
+    async fn create_directory_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        path: String,
+    ) -> FsResult<()> {
         let charged = self.charge_inode(&fd)?;
         let r = HostDescriptor::create_directory_at(&mut self.inner, fd, path).await;
         self.settle_inode(charged, &r);
@@ -527,7 +533,11 @@ impl HostDescriptor for GovFs<'_> {
         HostDescriptor::readlink_at(&mut self.inner, fd, path).await
     }
 
-    async fn remove_directory_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
+    async fn remove_directory_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        path: String,
+    ) -> FsResult<()> {
         HostDescriptor::remove_directory_at(&mut self.inner, fd, path).await
     }
 
@@ -565,10 +575,7 @@ impl HostDescriptor for GovFs<'_> {
         let permit = self.permit_of(&fd);
         let r = HostDescriptor::read_via_stream(&mut self.inner, fd, offset)?;
         let inner: DynInputStream = self.inner.table.delete(r)?;
-        let s: DynInputStream = Box::new(HeldInput {
-            inner,
-            _fd: permit,
-        });
+        let s: DynInputStream = Box::new(HeldInput { inner, _fd: permit });
         Ok(self.inner.table.push(s)?)
     }
 
@@ -582,7 +589,10 @@ impl HostDescriptor for GovFs<'_> {
         self.wrap_output(r, permit)
     }
 
-    fn append_via_stream(&mut self, fd: Resource<Descriptor>) -> FsResult<Resource<DynOutputStream>> {
+    fn append_via_stream(
+        &mut self,
+        fd: Resource<Descriptor>,
+    ) -> FsResult<Resource<DynOutputStream>> {
         let permit = self.permit_of(&fd);
         let r = HostDescriptor::append_via_stream(&mut self.inner, fd)?;
         self.wrap_output(r, permit)

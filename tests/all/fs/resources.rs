@@ -90,21 +90,38 @@ async fn bind_redirected_after_load_is_refused() {
         .build()
         .expect("runtime");
     // Two tools of one runtime: a read-write one over `root`, a reader of `root/docs`.
-    let writer = load_with(&rt, TOOL, &rw_manifest("/work", ""), &bind("/work", &root, ""))
-        .expect("load writer");
+    let writer = load_with(
+        &rt,
+        TOOL,
+        &rw_manifest("/work", ""),
+        &bind("/work", &root, ""),
+    )
+    .expect("load writer");
     let reader_manifest = "\n[[fs]]\nguest = \"/docs\"\naccess = \"read\"\n";
     let reader =
         load_with(&rt, TOOL, reader_manifest, &bind("/docs", &docs, ":read")).expect("load reader");
     let read = json!({"mode": "read", "dir": "/docs", "path": "report.txt"});
     let (kind, out) = mode(&reader, read.clone()).await;
-    assert_eq!((kind.as_str(), out["detail"].as_str()), ("ok", Some("original")), "{out}");
+    assert_eq!(
+        (kind.as_str(), out["detail"].as_str()),
+        ("ok", Some("original")),
+        "{out}"
+    );
 
     // 1. The review's redirect: docs renamed away, a symlink to another directory in its place.
     // A relative target, as in the review (the sandbox refuses absolute ones).
     let swap = json!({"mode": "swap", "dir": "/work", "path": "docs", "target": "../evil"});
     let (kind, out) = mode(&writer, swap).await;
-    assert_eq!((kind.as_str(), out["done"].as_u64()), ("ok", Some(1)), "{out}");
-    assert!(std::fs::symlink_metadata(&docs).expect("lstat").is_symlink());
+    assert_eq!(
+        (kind.as_str(), out["done"].as_u64()),
+        ("ok", Some(1)),
+        "{out}"
+    );
+    assert!(
+        std::fs::symlink_metadata(&docs)
+            .expect("lstat")
+            .is_symlink()
+    );
     let (kind, out) = mode(&reader, read.clone()).await;
     assert_eq!(kind, "bind", "the reader followed the swapped path: {out}");
     let msg = out["message"].as_str().unwrap_or_default();
@@ -118,7 +135,10 @@ async fn bind_redirected_after_load_is_refused() {
     let (kind, out) = mode(&reader, read.clone()).await;
     assert_eq!(kind, "bind", "{out}");
     assert!(
-        out["message"].as_str().unwrap_or_default().contains("no longer names"),
+        out["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no longer names"),
         "{out}"
     );
 
@@ -157,7 +177,11 @@ async fn bind_redirected_after_load_is_refused() {
     let reader =
         load_with(&rt, TOOL, reader_manifest, &bind("/docs", &docs, ":read")).expect("reload");
     let (kind, out) = mode(&reader, read).await;
-    assert_eq!((kind.as_str(), out["detail"].as_str()), ("ok", Some("again")), "{out}");
+    assert_eq!(
+        (kind.as_str(), out["detail"].as_str()),
+        ("ok", Some("again")),
+        "{out}"
+    );
 }
 
 /// Write `TOOL`'s manifest with `extra` next to a copy of its component; (wasm, manifest).
@@ -182,7 +206,11 @@ fn bind_redirected_between_cli_runs_is_refused_by_the_roots() {
     let policy = b.join("policy.toml");
     std::fs::write(
         &policy,
-        format!("{}\n[fs]\nroots = [\"{}\"]\n", crate::support::GENEROUS_POLICY, root.display()),
+        format!(
+            "{}\n[fs]\nroots = [\"{}\"]\n",
+            crate::support::GENEROUS_POLICY,
+            root.display()
+        ),
     )
     .expect("policy");
     let pkg = b.join("pkg");
@@ -248,7 +276,11 @@ async fn fifo_in_a_bind_is_refused_and_the_cli_exits() {
         let (kind, out) = mode(&t, json!({"mode": "read", "path": path})).await;
         assert_eq!(kind, "ok", "{path}: {out}");
         assert_eq!(out["error"], "not-permitted", "{path}: {out}");
-        assert!(start.elapsed() < Duration::from_secs(2), "{path}: {:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{path}: {:?}",
+            start.elapsed()
+        );
     }
     // Control: a regular file opens.
     let (_, out) = mode(&t, json!({"mode": "read", "path": "file.txt"})).await;
@@ -367,7 +399,10 @@ fn cli_exits_within_its_timeout_when_a_host_thread_stays_blocked() {
                 let _ = child.wait();
                 stop.store(true, Ordering::Relaxed);
                 let _ = sw.join();
-                panic!("wasmgov run still running {:?} after a 2 s timeout", start.elapsed());
+                panic!(
+                    "wasmgov run still running {:?} after a 2 s timeout",
+                    start.elapsed()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         };
@@ -426,10 +461,17 @@ async fn write_quota_stops_stream_pwrite_and_set_size() {
     }
     // The quota is per call, and what fits in it is written and is no limit hit.
     let (kind, out) = mode(&t, json!({"mode": "stream", "path": "ok.bin", "n": MIB})).await;
-    assert_eq!((kind.as_str(), out["done"].as_u64()), ("ok", Some(MIB)), "{out}");
+    assert_eq!(
+        (kind.as_str(), out["done"].as_u64()),
+        ("ok", Some(MIB)),
+        "{out}"
+    );
     let (kind, out) = mode(&t, json!({"mode": "set-size", "path": "ok.bin", "n": 1000})).await;
     assert_eq!(kind, "ok", "shrinking is free: {out}");
-    assert_eq!(std::fs::metadata(w.join("ok.bin")).expect("stat").len(), 1000);
+    assert_eq!(
+        std::fs::metadata(w.join("ok.bin")).expect("stat").len(),
+        1000
+    );
 }
 
 #[tokio::test]
@@ -440,11 +482,14 @@ async fn inode_quota_stops_create_mkdir_symlink() {
         let w = b.join("w");
         std::fs::create_dir(&w).expect("mkdir");
         std::fs::write(w.join("src"), "s").expect("write");
-        let t =
-            load_with(&rt, TOOL, &rw_manifest("/w", QUOTA), &bind("/w", &w, "")).expect("load");
+        let t = load_with(&rt, TOOL, &rw_manifest("/w", QUOTA), &bind("/w", &w, "")).expect("load");
         let (kind, out) = mode(&t, json!({"mode": m, "path": "src", "n": 100})).await;
         assert_eq!(kind, "limit-write", "{m}: {out}");
-        assert_eq!((out["done"].as_u64(), &out["error"]), (Some(10), &json!("quota")), "{m}: {out}");
+        assert_eq!(
+            (out["done"].as_u64(), &out["error"]),
+            (Some(10), &json!("quota")),
+            "{m}: {out}"
+        );
         let entries = std::fs::read_dir(&w).expect("readdir").count();
         assert_eq!(entries, 11, "{m}: src and 10 new entries");
     }
@@ -455,7 +500,11 @@ async fn inode_quota_stops_create_mkdir_symlink() {
     let t = load_with(&rt, TOOL, &rw_manifest("/w", QUOTA), &bind("/w", &w, "")).expect("load");
     for _ in 0..3 {
         let (kind, out) = mode(&t, json!({"mode": "create", "n": 10})).await;
-        assert_eq!((kind.as_str(), out["done"].as_u64()), ("ok", Some(10)), "{out}");
+        assert_eq!(
+            (kind.as_str(), out["done"].as_u64()),
+            ("ok", Some(10)),
+            "{out}"
+        );
     }
 }
 
@@ -496,7 +545,11 @@ async fn one_call_cannot_hold_more_than_the_fd_cap() {
     let before = open_fds();
     let (_, out) = mode(&t, json!({"mode": "open-many", "path": "f", "n": 2000})).await;
     assert_eq!(out["done"].as_u64(), Some(cap));
-    assert!(open_fds() < before + 64, "fds leaked: {before} -> {}", open_fds());
+    assert!(
+        open_fds() < before + 64,
+        "fds leaked: {before} -> {}",
+        open_fds()
+    );
 
     // The CLI under a soft limit of 200: it raises the limit, so the cap is what stops the tool
     // (without the raise, the opens fail with `io` near 190).
@@ -516,7 +569,16 @@ async fn one_call_cannot_hold_more_than_the_fd_cap() {
         .output()
         .expect("sh");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_str(&stdout).expect("JSON");
-    assert_eq!((v["done"].as_u64(), &v["error"]), (Some(cap), &json!("insufficient-memory")), "{v}");
+    assert_eq!(
+        (v["done"].as_u64(), &v["error"]),
+        (Some(cap), &json!("insufficient-memory")),
+        "{v}"
+    );
 }
