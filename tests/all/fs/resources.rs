@@ -65,6 +65,19 @@ async fn mode(t: &Tool, input: Value) -> (String, Value) {
     }
 }
 
+/// A runtime under the generous policy, unsigned allowed, auditing to `log`.
+fn audited_runtime(log: &Path) -> Runtime {
+    let policy =
+        wasmgov::policy::Policy::parse(crate::support::GENEROUS_POLICY.as_bytes()).expect("policy");
+    Runtime::builder()
+        .policy(policy)
+        .allow_unsigned(true)
+        .cache_dir(shared_state().join("lib-cache"))
+        .audit(wasmgov::Audit::open(log, AuditOptions::default()).expect("audit"))
+        .build()
+        .expect("runtime")
+}
+
 // ---------------------------------------------------------------------------------------------
 // Finding 5: binds are held from load; a redirected one is refused.
 
@@ -80,15 +93,7 @@ async fn bind_redirected_after_load_is_refused() {
     }
     std::fs::write(docs.join("report.txt"), "original").expect("write");
     std::fs::write(evil.join("report.txt"), "EVIL").expect("write");
-    let policy =
-        wasmgov::policy::Policy::parse(crate::support::GENEROUS_POLICY.as_bytes()).expect("policy");
-    let rt = Runtime::builder()
-        .policy(policy)
-        .allow_unsigned(true)
-        .cache_dir(shared_state().join("lib-cache"))
-        .audit(wasmgov::Audit::open(&log, AuditOptions::default()).expect("audit"))
-        .build()
-        .expect("runtime");
+    let rt = audited_runtime(&log);
     // Two tools of one runtime: a read-write one over `root`, a reader of `root/docs`.
     let writer = load_with(
         &rt,
@@ -438,7 +443,8 @@ async fn write_quota_stops_stream_pwrite_and_set_size() {
     let (_d, b) = base();
     let w = b.join("w");
     std::fs::create_dir(&w).expect("mkdir");
-    let rt = runtime_with("", None);
+    let log = b.join("audit.jsonl");
+    let rt = audited_runtime(&log);
     let t = load_with(&rt, TOOL, &rw_manifest("/w", QUOTA), &bind("/w", &w, "")).expect("load");
     for (m, n) in [
         ("stream", 4 * MIB),
@@ -471,6 +477,29 @@ async fn write_quota_stops_stream_pwrite_and_set_size() {
     assert_eq!(
         std::fs::metadata(w.join("ok.bin")).expect("stat").len(),
         1000
+    );
+    // Each hit is in the call's audit: a `write` limit record and an `end` of `limit-write`.
+    let rs = records(&log);
+    let limits: Vec<&Value> = rs.iter().filter(|r| r["kind"] == "limit").collect();
+    assert_eq!(limits.len(), 5, "{limits:?}");
+    assert!(
+        limits
+            .iter()
+            .all(|r| r["which"] == "write" && r["limit"] == MIB),
+        "{limits:?}"
+    );
+    let ends: Vec<&str> = rs
+        .iter()
+        .filter(|r| r["kind"] == "end")
+        .map(|r| r["outcome"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        ends,
+        ["limit-write"; 5]
+            .iter()
+            .chain(&["ok", "ok"])
+            .copied()
+            .collect::<Vec<_>>()
     );
 }
 
