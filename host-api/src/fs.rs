@@ -149,7 +149,11 @@ impl Bind {
             reason,
         };
         let (_, now) = open_no_symlinks(&self.host).map_err(|r| match r {
-            BindFailure::Open(_) => err(BindFailure::Replaced),
+            // Gone (moved or deleted) is a replacement; anything else (a permission changed)
+            // is said as it is.
+            BindFailure::Open(_) if std::fs::symlink_metadata(&self.host).is_err() => {
+                err(BindFailure::Replaced)
+            }
             other => err(other),
         })?;
         if now != self.held.id {
