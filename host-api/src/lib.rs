@@ -10,6 +10,7 @@ pub mod bindings;
 pub mod clocks;
 mod env;
 pub mod fs;
+pub mod fs_gov;
 pub mod host;
 pub mod http;
 pub mod limiter;

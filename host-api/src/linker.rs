@@ -9,6 +9,7 @@ use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::bindings::wasmgov::tool::host;
+use crate::fs_gov::GovFsData;
 use crate::sandbox::Sandbox;
 
 /// Every interface a tool may import (without version), each served and gated by the host.
@@ -70,6 +71,19 @@ pub fn is_supported_import(name: &str) -> bool {
 pub fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<Sandbox>> {
     let mut linker = Linker::<Sandbox>::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    // The filesystem is served by the governor (held binds, special-file refusal, fd cap, write
+    // quota) over the stock implementation; the generated bindings are the same, so each call
+    // keeps its tracing span.
+    linker.allow_shadowing(true);
+    wasmtime_wasi::p2::bindings::filesystem::types::add_to_linker::<Sandbox, GovFsData>(
+        &mut linker,
+        Sandbox::fs_view,
+    )?;
+    wasmtime_wasi::p2::bindings::filesystem::preopens::add_to_linker::<Sandbox, GovFsData>(
+        &mut linker,
+        Sandbox::fs_view,
+    )?;
+    linker.allow_shadowing(false);
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     host::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |s| s)?;
     Ok(linker)

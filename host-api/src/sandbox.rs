@@ -9,11 +9,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
+use wasmtime_wasi::filesystem::WasiFilesystemCtxView;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::clocks;
+use crate::fs_gov::{FsGov, GovFs};
 use crate::http::HttpPolicy;
 use crate::limiter::MemoryLimiter;
 use crate::net::NetConfig;
@@ -106,6 +108,8 @@ pub struct Sandbox {
     pub logs: Vec<GuestLog>,
     /// Host calls made so far (counted by the runtime's call hook).
     pub host_calls: u64,
+    /// Held binds, write quota, fd and listing caps of this call's filesystem.
+    pub fs: FsGov,
 }
 
 /// Most handles (files, streams, pollables) a call may hold open at once.
@@ -118,8 +122,12 @@ pub const MAX_HTTP_FIELDS: usize = 64 * 1024;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Sandbox {
-    /// Build a sandbox granting exactly what `config` names.
+    /// Build a sandbox granting exactly what `config` names; refused if a bind's host path no
+    /// longer names the directory held since the grant was made.
     pub fn new(config: SandboxConfig) -> Result<Self, fs::BindError> {
+        for b in &config.binds {
+            b.verify()?;
+        }
         let output = OutputBudget::new(config.output);
         let stdout = CappedPipe::new(output.clone());
         let stderr = CappedPipe::new(output.clone());
@@ -138,7 +146,6 @@ impl Sandbox {
                 .clock_granularity
                 .unwrap_or(clocks::DEFAULT_GRANULARITY),
         );
-        fs::apply(&mut b, &config.binds)?;
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_HANDLES);
         let deadline = Instant::now() + config.timeout.unwrap_or(DEFAULT_TIMEOUT);
@@ -162,7 +169,21 @@ impl Sandbox {
             stderr,
             logs: Vec::new(),
             host_calls: 0,
+            fs: FsGov::new(config.binds, config.write_bytes, config.write_files),
         })
+    }
+}
+
+impl Sandbox {
+    /// The filesystem as the governor serves it (see [`crate::fs_gov`]).
+    pub(crate) fn fs_view(&mut self) -> GovFs<'_> {
+        GovFs {
+            inner: WasiFilesystemCtxView {
+                ctx: self.wasi.filesystem(),
+                table: &mut self.table,
+            },
+            gov: &mut self.fs,
+        }
     }
 }
 

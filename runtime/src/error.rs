@@ -90,7 +90,7 @@ impl Refusal {
                 cache, audit log, audit key, trust store or policy, and no secret's source file \
                 (keep /run/secrets-style directories out of every bind)"
                 .into(),
-            Self::Bind(_) => "check that the host directory exists and is readable".into(),
+            Self::Bind(b) => b.hint().into(),
             Self::Secret(_) => "provide the value with --secret NAME=@FILE or NAME=env:VAR, or \
                 in the policy's [secrets]"
                 .into(),

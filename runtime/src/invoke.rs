@@ -103,6 +103,8 @@ pub(crate) async fn invoke(
     config.memory = limits.memory;
     config.output = limits.output;
     config.timeout = Some(limits.timeout);
+    config.write_bytes = limits.write;
+    config.write_files = limits.files;
     if is_command {
         config.stdin = input.to_vec();
     }
@@ -256,6 +258,14 @@ pub(crate) async fn invoke(
         }
         Ok(Ok(Err(failure))) => Err(failure.into()),
         Ok(Err(e)) => classify(e, sandbox, &limits, is_command, elapsed, fuel_used),
+    };
+    // A write-quota refusal ends the call as a limit hit, whatever the tool made of the
+    // `quota` error code it got (it may have carried on, or failed in its own words).
+    let result = match sandbox.fs.write_exceeded() {
+        Some(w) if !matches!(result, Err(Error::Limit(_))) => {
+            hit(LimitKind::Write, w.limit, w.desired)
+        }
+        _ => result,
     };
     stats.output = sandbox.output.used();
     let stdout = if is_command {

@@ -341,8 +341,8 @@ impl Runtime {
         verified: Option<Verified>,
     ) -> Result<Tool, Error> {
         let (prepared, info) = prepare(&self.inner.engine, &self.inner.linker, bytes)?;
-        let sandbox = crate::sandbox::config_for(&grant, self.inner.resolver.clone())
-            .map_err(Refusal::Secret)?;
+        // Binds are opened here and held by the loaded tool for every call.
+        let sandbox = crate::sandbox::config_for(&grant, self.inner.resolver.clone())?;
         let (label, load_info) =
             crate::audit::load_info(&info, &grant, verified.as_ref(), &self.inner.policy);
         let audit_load = match &self.inner.audit {

@@ -12,6 +12,7 @@ use wasmgov_host_api::fs::Bind;
 use wasmgov_host_api::net::{AddressPolicy, HostMatch, NetConfig, NetRule, Resolver, Scheme};
 use wasmgov_host_api::secrets::{SecretBinding, SecretError};
 
+use crate::error::Refusal;
 use crate::grant::Grant;
 use crate::names::Access;
 use crate::net_pattern::{self, HostPattern, NetPattern};
@@ -35,19 +36,18 @@ pub(crate) fn rule_for(p: &NetPattern) -> NetRule {
 }
 
 /// The sandbox of each call under `grant`, resolving names with `resolver`.
+///
+/// Each bind is opened here, once, as a directory handle that every call of the tool is served
+/// from; the grant resolved and checked its path just before.
 pub(crate) fn config_for(
     grant: &Grant,
     resolver: Arc<dyn Resolver>,
-) -> Result<SandboxConfig, SecretError> {
+) -> Result<SandboxConfig, Refusal> {
     let binds = grant
         .fs
         .iter()
-        .map(|f| Bind {
-            host: f.host.clone(),
-            guest: f.guest.to_string(),
-            read_only: f.access != Access::ReadWrite,
-        })
-        .collect();
+        .map(|f| Bind::open(&f.host, f.guest.as_ref(), f.access != Access::ReadWrite))
+        .collect::<Result<Vec<_>, _>>()?;
     // A declared, allowed variable without an operator value takes the host's value if it has
     // one; otherwise the tool does not see it at all.
     let env = grant
@@ -81,7 +81,8 @@ pub(crate) fn config_for(
                 name: s.name.to_string(),
                 source_desc: s.source.to_string(),
                 reason: "the value is empty".into(),
-            });
+            }
+            .into());
         }
         secrets.push(SecretBinding::new(
             s.name.as_str(),

@@ -60,9 +60,21 @@ pub(crate) fn cli_runtime(state: Option<&Path>) -> anyhow::Result<wasmgov::Runti
 }
 
 /// A current-thread tokio runtime for one call.
+///
+/// A host call can leave a blocking-pool thread stuck in the kernel after the call ended at its
+/// deadline (an `open(2)` of a FIFO that raced the type check, a hung network filesystem): the
+/// thread cannot be cancelled, and dropping the runtime would wait for it forever. Everything
+/// the call had to say is written by then (the audit writer flushes each record before the call
+/// returns), so the runtime is shut down without waiting for such threads for more than
+/// [`SHUTDOWN_GRACE`], and the process exits.
 pub(crate) fn block_on<F: std::future::Future>(f: F) -> anyhow::Result<F::Output> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    Ok(rt.block_on(f))
+    let out = rt.block_on(f);
+    rt.shutdown_timeout(SHUTDOWN_GRACE);
+    Ok(out)
 }
+
+/// How long the CLI waits for blocking host threads after its call has ended.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(200);

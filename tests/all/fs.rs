@@ -2,6 +2,8 @@
 //! refuses every mutation — proven by a hostile tool's own report and by the host's sentinel
 //! files, unchanged by hash. The example tools work inside the same binds.
 
+mod resources;
+
 use std::path::{Path, PathBuf};
 
 use serde_json::json;

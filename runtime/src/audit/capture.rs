@@ -447,7 +447,17 @@ fn with_current<R>(f: impl FnOnce(&CallCapture) -> R) -> Option<R> {
 /// The subscriber every audited call's future runs under. Stateless: the state is the call's.
 struct Router;
 
-static DISPATCH: LazyLock<Dispatch> = LazyLock::new(|| Dispatch::new(Router));
+static DISPATCH: LazyLock<Dispatch> = LazyLock::new(|| {
+    // tracing-core caches each callsite's interest when it is first hit. While at most one
+    // dispatcher was ever created it asks only the *current thread's* default, so an import
+    // first called outside any audited call (another runtime without an audit log, a thread
+    // outside the capture scope) would be cached as never-wanted, and no later audited call
+    // would record it. A second, never-dropped dispatcher makes it ask every registered one,
+    // the router included.
+    static SECOND: LazyLock<Dispatch> = LazyLock::new(|| Dispatch::new(Router));
+    LazyLock::force(&SECOND);
+    Dispatch::new(Router)
+});
 
 impl Subscriber for Router {
     fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
