@@ -152,9 +152,15 @@ impl std::fmt::Display for LimitHit {
             ),
             LimitKind::Write => write!(
                 f,
-                "write quota of the read-write binds reached: {} of {} allowed \
-                 (after {ms} ms, {} fuel)",
-                self.used, self.limit, self.fuel_used
+                "write quota of {} bytes reached: the tool asked to add {} bytes to its \
+                 read-write binds (after {ms} ms, {} fuel)",
+                self.limit, self.used, self.fuel_used
+            ),
+            LimitKind::Files => write!(
+                f,
+                "new-file quota of {} reached: the tool asked to create file, directory or link \
+                 number {} in its read-write binds (after {ms} ms, {} fuel)",
+                self.limit, self.used, self.fuel_used
             ),
         }
     }
@@ -245,6 +251,7 @@ impl Error {
                 LimitKind::HostCalls => "limit-host-calls",
                 LimitKind::HostMemory => "limit-host-memory",
                 LimitKind::Write => "limit-write",
+                LimitKind::Files => "limit-files",
             },
             Self::Trap { .. } => "trap",
             Self::Tool(ToolFailure::InvalidInput(_)) => "tool-invalid-input",

@@ -13,6 +13,7 @@ use wasmtime::{CallHook, Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::I32Exit;
 
 use wasmgov_host_api::bindings::wasmgov::tool::types::Error as GuestError;
+use wasmgov_host_api::fs_gov::WriteWhat;
 use wasmgov_host_api::{
     GuestLog, MemoryLimitExceeded, OutputLimitExceeded, Sandbox, SandboxConfig,
 };
@@ -263,7 +264,11 @@ pub(crate) async fn invoke(
     // `quota` error code it got (it may have carried on, or failed in its own words).
     let result = match sandbox.fs.write_exceeded() {
         Some(w) if !matches!(result, Err(Error::Limit(_))) => {
-            hit(LimitKind::Write, w.limit, w.desired)
+            let kind = match w.what {
+                WriteWhat::Bytes => LimitKind::Write,
+                WriteWhat::Files => LimitKind::Files,
+            };
+            hit(kind, w.limit, w.desired)
         }
         _ => result,
     };

@@ -216,8 +216,11 @@ pub enum LimitKind {
     HostCalls,
     /// The host-memory budget refused an allocation the tool asked the host for.
     HostMemory,
-    /// The write quota (bytes or new files) of the call's read-write binds was reached.
+    /// The byte quota of the call's read-write binds was reached.
     Write,
+    /// The new-file quota (files, directories, links) of the call's read-write binds was
+    /// reached.
+    Files,
 }
 
 impl LimitKind {
@@ -232,6 +235,7 @@ impl LimitKind {
             Self::HostCalls => "host-calls",
             Self::HostMemory => "host-memory",
             Self::Write => "write",
+            Self::Files => "files",
         }
     }
 }

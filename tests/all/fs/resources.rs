@@ -513,7 +513,7 @@ async fn inode_quota_stops_create_mkdir_symlink() {
         std::fs::write(w.join("src"), "s").expect("write");
         let t = load_with(&rt, TOOL, &rw_manifest("/w", QUOTA), &bind("/w", &w, "")).expect("load");
         let (kind, out) = mode(&t, json!({"mode": m, "path": "src", "n": 100})).await;
-        assert_eq!(kind, "limit-write", "{m}: {out}");
+        assert_eq!(kind, "limit-files", "{m}: {out}");
         assert_eq!(
             (out["done"].as_u64(), &out["error"]),
             (Some(10), &json!("quota")),
