@@ -11,7 +11,9 @@ pub mod clocks;
 mod env;
 pub mod fs;
 pub mod host;
+pub mod host_memory;
 pub mod http;
+pub mod http_types;
 pub mod limiter;
 pub mod linker;
 pub mod net;
@@ -19,6 +21,7 @@ pub mod output;
 pub mod sandbox;
 pub mod secrets;
 
+pub use host_memory::{HostMemory, HostMemoryExceeded};
 pub use limiter::{MemoryLimitExceeded, MemoryLimiter};
 pub use linker::{SUPPORTED_INTERFACES, build_linker, is_supported_import};
 pub use output::{OutputBudget, OutputLimitExceeded};
