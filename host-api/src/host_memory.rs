@@ -33,6 +33,7 @@ pub struct HostMemory {
     limit: u64,
     used: AtomicU64,
     peak: AtomicU64,
+    wanted: AtomicU64,
     exceeded: AtomicBool,
 }
 
@@ -43,6 +44,7 @@ impl HostMemory {
             limit,
             used: AtomicU64::new(0),
             peak: AtomicU64::new(0),
+            wanted: AtomicU64::new(0),
             exceeded: AtomicBool::new(false),
         })
     }
@@ -62,6 +64,18 @@ impl HostMemory {
         self.peak.load(Ordering::Relaxed)
     }
 
+    /// What the call asked the host to hold when it was refused: the largest total a refused
+    /// charge would have made, and at least the budget once a cap standing for host memory
+    /// refused (0 when nothing was).
+    pub fn wanted(&self) -> u64 {
+        let w = self.wanted.load(Ordering::Relaxed);
+        if self.exceeded() {
+            w.max(self.limit)
+        } else {
+            w
+        }
+    }
+
     /// Whether anything was refused.
     pub fn exceeded(&self) -> bool {
         self.exceeded.load(Ordering::Relaxed)
@@ -79,7 +93,9 @@ impl HostMemory {
         loop {
             let next = match used.checked_add(n) {
                 Some(next) if next <= self.limit => next,
-                _ => {
+                asked => {
+                    self.wanted
+                        .fetch_max(asked.unwrap_or(u64::MAX), Ordering::Relaxed);
                     self.exceeded.store(true, Ordering::Relaxed);
                     return Err(HostMemoryExceeded { limit: self.limit });
                 }
@@ -134,7 +150,11 @@ mod tests {
         assert!(m.exceeded());
         assert_eq!(m.used(), 60);
         assert!(m.charge(40).is_ok());
-        assert!(m.charge(u64::MAX).is_err(), "an overflowing charge is refused");
+        assert_eq!(m.wanted(), 101);
+        assert!(
+            m.charge(u64::MAX).is_err(),
+            "an overflowing charge is refused"
+        );
     }
 
     #[test]

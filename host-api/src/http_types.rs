@@ -333,7 +333,10 @@ impl types::HostOutgoingRequest for GovHttp<'_> {
         types::HostOutgoingRequest::drop(&mut self.inner, request)
     }
 
-    fn method(&mut self, request: Resource<HostOutgoingRequest>) -> wasmtime::Result<types::Method> {
+    fn method(
+        &mut self,
+        request: Resource<HostOutgoingRequest>,
+    ) -> wasmtime::Result<types::Method> {
         types::HostOutgoingRequest::method(&mut self.inner, request)
     }
 

@@ -14,8 +14,7 @@ use wasmtime_wasi::I32Exit;
 
 use wasmgov_host_api::bindings::wasmgov::tool::types::Error as GuestError;
 use wasmgov_host_api::{
-    GuestLog, HostMemoryExceeded, MemoryLimitExceeded, OutputLimitExceeded, Sandbox,
-    SandboxConfig,
+    GuestLog, HostMemoryExceeded, MemoryLimitExceeded, OutputLimitExceeded, Sandbox, SandboxConfig,
 };
 
 use crate::audit::AuditGateClosed;
@@ -103,6 +102,7 @@ pub(crate) async fn invoke(
     let is_command = matches!(prepared, Prepared::Command(_));
     config.memory = limits.memory;
     config.output = limits.output;
+    config.host_memory = limits.host_memory;
     config.timeout = Some(limits.timeout);
     if is_command {
         config.stdin = input.to_vec();
@@ -257,7 +257,7 @@ pub(crate) async fn invoke(
         hit(
             LimitKind::HostMemory,
             sandbox.host_memory.limit(),
-            sandbox.host_memory.peak(),
+            sandbox.host_memory.wanted(),
         )
     };
     let result: Result<Vec<u8>, Error> = match ran {
@@ -342,11 +342,13 @@ fn classify(
         return hit(LimitKind::HostCalls, limits.host_calls, sandbox.host_calls);
     }
     let host = &sandbox.host_memory;
-    if host.exceeded() || e.downcast_ref::<HostMemoryExceeded>().is_some() {
-        return hit(LimitKind::HostMemory, host.limit(), host.peak());
-    }
-    if is_host_resource_exhaustion(&e) {
-        return hit(LimitKind::HostMemory, host.limit(), host.peak());
+    if host.exceeded()
+        || e.downcast_ref::<HostMemoryExceeded>().is_some()
+        || is_host_resource_exhaustion(&e)
+    {
+        // A full handle table or spent hostcall fuel is a cap standing for host memory too.
+        host.refuse();
+        return hit(LimitKind::HostMemory, host.limit(), host.wanted());
     }
     if let Some(exit) = e.downcast_ref::<I32Exit>() {
         return match (exit.0, is_command) {

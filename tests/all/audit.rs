@@ -913,6 +913,7 @@ fn keyless_verify_never_reports_forged_checkpoints_as_verified() {
         crate::support::s(&pubkey),
     ]);
     assert_eq!(code, 1, "a forged checkpoint fails under a real key: {out}");
+}
 
 /// A runtime auditing to `log` under `policy_extra` (after generous limits), resolving names
 /// with `resolver`.
@@ -988,7 +989,11 @@ async fn an_internal_address_refusal_is_in_the_record_of_the_handle_that_caused_
         )
         .await;
     assert!(out.result.is_ok(), "{:?}", out.result);
-    assert_eq!(server.connections(), 0, "an internal address was connected to");
+    assert_eq!(
+        server.connections(),
+        0,
+        "an internal address was connected to"
+    );
     let handles = handle_records(&log);
     for (host, addr) in [
         ("inside.test", "127.0.0.1"),
@@ -1010,7 +1015,9 @@ async fn an_internal_address_refusal_is_in_the_record_of_the_handle_that_caused_
             "{host}: the reason does not name {addr}: {r}"
         );
         assert!(
-            r["args"]["addrs"].as_str().is_some_and(|a| a.contains(addr)),
+            r["args"]["addrs"]
+                .as_str()
+                .is_some_and(|a| a.contains(addr)),
             "{host}: the resolved addresses are not recorded: {r}"
         );
         assert!(r["args"]["connected"].is_null(), "{host}: {r}");

@@ -139,7 +139,11 @@ async fn a_refused_host_allocation_is_the_interfaces_error_then_the_limit() {
     for (input, func, outcome) in [
         ("fields 9900", "[method]fields.append", "forbidden"),
         ("bodies 3000", "[method]outgoing-request.body", "err"),
-        ("paths 3000", "[method]outgoing-request.set-path-with-query", "err"),
+        (
+            "paths 3000",
+            "[method]outgoing-request.set-path-with-query",
+            "err",
+        ),
     ] {
         let out = t.run(input.as_bytes(), &Default::default()).await;
         match &out.result {
@@ -159,7 +163,7 @@ async fn a_refused_host_allocation_is_the_interfaces_error_then_the_limit() {
             "{input}: no {func} returned {outcome}: {:?}",
             rs.iter()
                 .filter(|r| r["func"] == func)
-                .map(|r| r["outcome"].clone())
+                .map(|r| r["outcome"].to_string())
                 .collect::<std::collections::BTreeSet<_>>()
         );
     }
