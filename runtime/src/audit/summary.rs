@@ -185,6 +185,11 @@ pub fn outcome_of(debug: &str) -> Cow<'static, str> {
         return "ok".into();
     };
     let rest = &debug[at + 4..];
+    // A WIT `result<_>` with no error payload (`outgoing-request.body`, `set-authority`, …):
+    // the function said no, nothing trapped.
+    if rest.starts_with("())") {
+        return "err".into();
+    }
     // wasmtime-wasi's `TrappableError` prints the code's Display: `not-permitted (error 31)`.
     let kebab_len = rest
         .bytes()
@@ -283,6 +288,7 @@ mod tests {
         assert_eq!(outcome_of("Err(host failed for some reason)"), "trap");
         assert_eq!(outcome_of("Err(not-permitted (error 31)"), "not-permitted");
         assert_eq!(outcome_of("Ok(Err(Closed))"), "closed");
+        assert_eq!(outcome_of("Ok(Err(()))"), "err", "a refusal without a code");
     }
 
     #[test]
