@@ -206,8 +206,10 @@ pub fn outcome_of(debug: &str) -> Cow<'static, str> {
     let last = ident.rsplit("::").next().unwrap_or("");
     let after = &rest[ident_len..];
     // `Err(ErrorCode::Foo)`, `Err(Foo)`, `Err(Foo(..))` name a code.
+    // A trappable error's `Debug` (`wasmtime::Error`) may add its backtrace after the code when
+    // RUST_BACKTRACE is set: the code is still the code.
     let is_code = last.starts_with(|c: char| c.is_ascii_uppercase())
-        && (after.starts_with(')') || after.starts_with('('))
+        && (after.starts_with(')') || after.starts_with('(') || after.starts_with('\n'))
         && last != "Error";
     if is_code {
         kebab(last).into()
@@ -289,6 +291,11 @@ mod tests {
         assert_eq!(outcome_of("Err(not-permitted (error 31)"), "not-permitted");
         assert_eq!(outcome_of("Ok(Err(Closed))"), "closed");
         assert_eq!(outcome_of("Ok(Err(()))"), "err", "a refusal without a code");
+        assert_eq!(
+            outcome_of("Err(Forbidden\n\nStack backtrace:\n   0: x)"),
+            "forbidden",
+            "a backtrace does not hide the code"
+        );
     }
 
     #[test]
