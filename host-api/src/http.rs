@@ -320,6 +320,10 @@ impl WasiHttpHooks for HttpPolicy {
         // is the import in progress, and under the dispatcher of now, so what it decides lands
         // in `handle`'s record.
         let span = tracing::info_span!(target: "wasmgov::net", "wasmgov decisions");
+        if span.is_disabled() {
+            // Nobody records decisions for this call: leave the task's dispatcher alone.
+            return Box::new(fut);
+        }
         Box::new(fut.instrument(span).with_current_subscriber())
     }
 }

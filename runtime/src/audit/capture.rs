@@ -556,6 +556,52 @@ struct Router;
 
 static DISPATCH: LazyLock<Dispatch> = LazyLock::new(|| Dispatch::new(Router));
 
+/// A second registered dispatcher that never receives anything and wants what the router
+/// wants. tracing caches each callsite's interest when the callsite is first hit; while only
+/// one dispatcher is registered it asks *the hitting thread's default* instead of the
+/// registered ones (tracing-core's `has_just_one`). A callsite first hit by an unaudited call
+/// (whose default wants nothing) would then be cached as "never", and its spans would be
+/// missing from every audited call after it. With two registered, the interest is always the
+/// router's.
+struct Twin;
+
+static TWIN: LazyLock<Dispatch> = LazyLock::new(|| Dispatch::new(Twin));
+
+impl Subscriber for Twin {
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        Router.register_callsite(meta)
+    }
+
+    fn enabled(&self, _meta: &Metadata<'_>) -> bool {
+        false
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::TRACE)
+    }
+
+    fn new_span(&self, _attrs: &span::Attributes<'_>) -> span::Id {
+        span::Id::from_u64(OUTSIDE)
+    }
+
+    fn record(&self, _span: &span::Id, _values: &span::Record<'_>) {}
+
+    fn record_follows_from(&self, _span: &span::Id, _follows: &span::Id) {}
+
+    fn event(&self, _event: &Event<'_>) {}
+
+    fn enter(&self, _span: &span::Id) {}
+
+    fn exit(&self, _span: &span::Id) {}
+}
+
+/// Register the router (and its twin) with tracing before any call runs, audited or not, so
+/// no callsite's interest is ever worked out without it.
+pub(crate) fn register_router() {
+    LazyLock::force(&DISPATCH);
+    LazyLock::force(&TWIN);
+}
+
 impl Subscriber for Router {
     fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
         if wanted(meta) {
