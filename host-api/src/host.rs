@@ -30,6 +30,9 @@ impl Host for Sandbox {
         // A log line counts against the same output budget as stdout and stderr, so a tool
         // cannot use `log` to flood the host.
         self.output.charge(message.len() as u64 + 1)?;
+        // The host keeps the line until the call ends: charge it as host memory too.
+        self.host_memory
+            .charge(message.len() as u64 + crate::sandbox::LOG_LINE_OVERHEAD)?;
         self.logs.push(crate::sandbox::GuestLog { level, message });
         Ok(())
     }

@@ -21,12 +21,24 @@
 //!   destination matches the secret's own rule; the tool may not set those headers itself (nor
 //!   `authorization` once any secret is bound), and log records name secrets, never values.
 //!
+//! - **Host memory** (R05, R06): outgoing bodies buffer at most [`BODY_BUFFER_CHUNKS`] + 1
+//!   chunks of [`BODY_CHUNK_SIZE`]; at most [`MAX_IN_FLIGHT`] requests of a call are in flight
+//!   (`error-code.connection-limit-reached` past that), each holding a reservation of
+//!   [`IN_FLIGHT_HOST_BYTES`] of the call's host-memory budget for the connection's buffers
+//!   until its response body and connection are gone.
+//!
 //! Every refusal reaches the tool as `error-code.HTTP-request-denied`, an ordinary error it can
 //! handle, never a trap.
+//!
+//! What is decided after `handle` returned (the name's addresses, an internal-address refusal,
+//! the address connected, the names of the secrets injected) happens in a task wasmtime-wasi-http
+//! spawns. That task runs inside a [`DECISION_SPAN`] opened while `handle` was still running, so
+//! the audit capture files those decisions in the record of the `handle` call that caused them.
 
 use std::future::{Future, poll_fn};
 use std::net::{IpAddr, SocketAddr};
 use std::pin::{Pin, pin};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
@@ -38,14 +50,40 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tracing::instrument::{Instrument, WithSubscriber};
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::{
     DEFAULT_FORBIDDEN_HEADERS, Error as HttpError, ForbiddenHeaderFilter, RequestOptions, WasiBody,
     WasiHttpHooks,
 };
 
+use crate::host_memory::{HostMemory, Reservation};
 use crate::net::{self, Host, NetConfig, NetDenied, Scheme};
 use crate::secrets::SecretBinding;
+
+/// Bytes of one chunk of an outgoing body (what `check-write` offers at most).
+pub const BODY_CHUNK_SIZE: usize = 64 * 1024;
+
+/// Chunks an outgoing body buffers beyond the one being written.
+pub const BODY_BUFFER_CHUNKS: usize = 1;
+
+/// Most requests of one call in flight at once (each holds a connection and its buffers).
+pub const MAX_IN_FLIGHT: usize = 16;
+
+/// Most bytes hyper buffers for reading one response (head and body frames).
+pub const RESPONSE_BUFFER: usize = 128 * 1024;
+
+/// Host bytes reserved for each request in flight: hyper's read and write buffers, the frame
+/// handed to the guest, the response head.
+pub const IN_FLIGHT_HOST_BYTES: u64 = 2 * RESPONSE_BUFFER as u64 + 64 * 1024;
+
+/// Name of the span that carries the decisions `send_request` makes after `handle` returned
+/// (target [`DECISION_TARGET`]); the audit capture files what happens inside it under the import
+/// that was running when it was opened.
+pub const DECISION_SPAN: &str = "wasmgov decisions";
+
+/// Target of host-api's decision events and of [`DECISION_SPAN`].
+pub const DECISION_TARGET: &str = "wasmgov::net";
 
 type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
 type SendFuture =
@@ -58,15 +96,53 @@ pub struct HttpPolicy {
     deadline: Instant,
     max_body: u64,
     forbidden: ForbiddenHeaderFilter,
+    memory: Arc<HostMemory>,
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// One request in flight: its slot under [`MAX_IN_FLIGHT`] and its host-memory reservation,
+/// both returned when the last of the response body and the connection task lets go.
+struct InFlight {
+    count: Arc<AtomicUsize>,
+    _reservation: Reservation,
+}
+
+impl InFlight {
+    fn admit(count: &Arc<AtomicUsize>, memory: &Arc<HostMemory>) -> Result<Arc<Self>, HttpError> {
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_IN_FLIGHT).then_some(n + 1)
+            })
+            .map_err(|_| HttpError::ConnectionLimitReached)?;
+        let slot = Self {
+            count: count.clone(),
+            _reservation: match memory.reserve(IN_FLIGHT_HOST_BYTES) {
+                Ok(r) => r,
+                Err(_) => {
+                    count.fetch_sub(1, Ordering::AcqRel);
+                    return Err(HttpError::ConnectionLimitReached);
+                }
+            },
+        };
+        Ok(Arc::new(slot))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl HttpPolicy {
-    /// Hooks for a call that must end by `deadline`, with response bodies capped at `max_body`.
+    /// Hooks for a call that must end by `deadline`, with response bodies capped at `max_body`
+    /// and what requests hold charged to `memory`.
     pub fn new(
         net: Arc<NetConfig>,
         secrets: Arc<[SecretBinding]>,
         deadline: Instant,
         max_body: u64,
+        memory: Arc<HostMemory>,
     ) -> Self {
         let mut names: Vec<HeaderName> = DEFAULT_FORBIDDEN_HEADERS.to_vec();
         names.extend(crate::secrets::guest_forbidden_headers(&secrets));
@@ -77,6 +153,8 @@ impl HttpPolicy {
             deadline,
             max_body,
             forbidden,
+            memory,
+            in_flight: Arc::default(),
         }
     }
 
@@ -140,6 +218,14 @@ impl WasiHttpHooks for HttpPolicy {
         self.forbidden.clone()
     }
 
+    fn p2_outgoing_body_buffer_chunks(&mut self) -> usize {
+        BODY_BUFFER_CHUNKS
+    }
+
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        BODY_CHUNK_SIZE
+    }
+
     fn send_request(
         &mut self,
         mut request: Request<WasiBody>,
@@ -162,6 +248,27 @@ impl WasiHttpHooks for HttpPolicy {
                 return Box::new(std::future::ready(Err(HttpError::HttpRequestDenied)));
             }
         };
+        // Past the allow-list, a request holds a connection and its buffers: admit it against
+        // the call's in-flight cap and host-memory budget before anything is spawned.
+        let slot = match InFlight::admit(&self.in_flight, &self.memory) {
+            Ok(s) => s,
+            Err(e) => {
+                self.memory.refuse();
+                tracing::info!(
+                    target: "wasmgov::net",
+                    iface = "wasi:http/outgoing-handler",
+                    %method,
+                    dest = %format_args!("{}://{}:{}", dest.scheme, dest.host, dest.port),
+                    decision = "deny",
+                    reason = %format_args!(
+                        "host-memory limit: at most {MAX_IN_FLIGHT} requests in flight, \
+                         {IN_FLIGHT_HOST_BYTES} bytes each"
+                    ),
+                    "http request"
+                );
+                return Box::new(std::future::ready(Err(e)));
+            }
+        };
         let injected = crate::secrets::inject(
             &self.secrets,
             dest.scheme,
@@ -179,7 +286,7 @@ impl WasiHttpHooks for HttpPolicy {
         };
         let net = self.net.clone();
         let max_body = self.max_body;
-        Box::new(async move {
+        let fut = async move {
             let addrs = match resolve_and_check(&net, &dest, timeouts.connect).await {
                 Ok(a) => a,
                 Err(e) => {
@@ -188,6 +295,7 @@ impl WasiHttpHooks for HttpPolicy {
                         iface = "wasi:http/outgoing-handler",
                         %method,
                         dest = %format_args!("{}://{}:{}", dest.scheme, dest.host, dest.port),
+                        addrs = %Addrs(&e.2),
                         decision = "deny",
                         reason = %e.1,
                         "http request"
@@ -195,18 +303,43 @@ impl WasiHttpHooks for HttpPolicy {
                     return Err(e.0);
                 }
             };
+            // Names only: a secret's value never leaves `secrets`.
             tracing::info!(
                 target: "wasmgov::net",
                 iface = "wasi:http/outgoing-handler",
                 %method,
                 dest = %format_args!("{}://{}:{}", dest.scheme, dest.host, dest.port),
-                addrs = ?addrs,
-                secrets = ?injected,
+                addrs = %Addrs(&addrs),
+                secrets = %injected.join(","),
                 decision = "allow",
                 "http request"
             );
-            send(request, &dest, &addrs, timeouts, max_body).await
-        })
+            send(request, &dest, &addrs, timeouts, max_body, slot).await
+        };
+        // wasmtime-wasi-http spawns this future: run it inside a span opened now, while `handle`
+        // is the import in progress, and under the dispatcher of now, so what it decides lands
+        // in `handle`'s record.
+        let span = tracing::info_span!(target: "wasmgov::net", "wasmgov decisions");
+        if span.is_disabled() {
+            // Nobody records decisions for this call: leave the task's dispatcher alone.
+            return Box::new(fut);
+        }
+        Box::new(fut.instrument(span).with_current_subscriber())
+    }
+}
+
+/// Addresses as `a,b,c` for the log.
+struct Addrs<'a>(&'a [IpAddr]);
+
+impl std::fmt::Display for Addrs<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, a) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{a}")?;
+        }
+        Ok(())
     }
 }
 
@@ -223,11 +356,17 @@ async fn resolve_and_check(
     net: &NetConfig,
     dest: &Destination,
     limit: Duration,
-) -> Result<Vec<IpAddr>, (HttpError, String)> {
+) -> Result<Vec<IpAddr>, (HttpError, String, Vec<IpAddr>)> {
     let addrs = match &dest.host {
         Host::Ip(ip) => vec![*ip],
         Host::Name(name) => match tokio::time::timeout(limit, net.resolver.resolve(name)).await {
-            Err(_) => return Err((HttpError::DnsTimeout, format!("resolving {name} timed out"))),
+            Err(_) => {
+                return Err((
+                    HttpError::DnsTimeout,
+                    format!("resolving {name} timed out"),
+                    Vec::new(),
+                ));
+            }
             Ok(Err(e)) => {
                 return Err((
                     HttpError::DnsError {
@@ -235,19 +374,22 @@ async fn resolve_and_check(
                         info_code: None,
                     },
                     format!("resolving {name} failed: {e}"),
+                    Vec::new(),
                 ));
             }
             Ok(Ok(a)) if a.is_empty() => {
                 return Err((
                     HttpError::DestinationNotFound,
                     format!("{name} has no addresses"),
+                    Vec::new(),
                 ));
             }
             Ok(Ok(a)) => a,
         },
     };
-    net::check_all(&net.addresses, &dest.host, &addrs)
-        .map_err(|why| (HttpError::HttpRequestDenied, why.to_string()))?;
+    if let Err(why) = net::check_all(&net.addresses, &dest.host, &addrs) {
+        return Err((HttpError::HttpRequestDenied, why.to_string(), addrs));
+    }
     Ok(addrs)
 }
 
@@ -281,12 +423,22 @@ async fn send(
     addrs: &[IpAddr],
     t: Timeouts,
     max_body: u64,
+    slot: Arc<InFlight>,
 ) -> Result<(Response<WasiBody>, IoFuture), HttpError> {
     let connect = async {
         let mut last = None;
         for ip in addrs {
-            match TcpStream::connect(SocketAddr::new(*ip, dest.port)).await {
-                Ok(s) => return Ok(s),
+            let to = SocketAddr::new(*ip, dest.port);
+            match TcpStream::connect(to).await {
+                Ok(s) => {
+                    tracing::info!(
+                        target: "wasmgov::net",
+                        iface = "wasi:http/outgoing-handler",
+                        connected = %to,
+                        "http connected"
+                    );
+                    return Ok(s);
+                }
                 Err(e) => last = Some(e),
             }
         }
@@ -314,7 +466,9 @@ async fn send(
     };
     let (mut sender, conn) = tokio::time::timeout(
         t.connect,
-        hyper::client::conn::http1::Builder::new().handshake(TokioIo::new(stream)),
+        hyper::client::conn::http1::Builder::new()
+            .max_buf_size(RESPONSE_BUFFER)
+            .handshake(TokioIo::new(stream)),
     )
     .await
     .map_err(|_| HttpError::ConnectionTimeout)??;
@@ -370,6 +524,7 @@ async fn send(
     } else {
         t.between_bytes
     };
+    let body_slot = slot.clone();
     let response = response.map(|incoming| {
         let mut tick = tokio::time::interval(between);
         tick.reset();
@@ -378,10 +533,12 @@ async fn send(
             tick,
             left: max_body,
             cap: max_body,
+            _slot: body_slot,
         }
         .boxed_unsync()
     });
     let io: IoFuture = Box::new(async move {
+        let _slot = slot;
         match conn {
             Some(c) => c.await.map_err(HttpError::from),
             None => Ok(()),
@@ -396,6 +553,8 @@ struct CappedBody {
     tick: tokio::time::Interval,
     left: u64,
     cap: u64,
+    /// The request's in-flight slot, held until the body is gone.
+    _slot: Arc<InFlight>,
 }
 
 impl Body for CappedBody {

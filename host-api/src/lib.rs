@@ -12,7 +12,9 @@ mod env;
 pub mod fs;
 pub mod fs_gov;
 pub mod host;
+pub mod host_memory;
 pub mod http;
+pub mod http_types;
 pub mod limiter;
 pub mod linker;
 pub mod net;
@@ -20,6 +22,7 @@ pub mod output;
 pub mod sandbox;
 pub mod secrets;
 
+pub use host_memory::{HostMemory, HostMemoryExceeded};
 pub use limiter::{MemoryLimitExceeded, MemoryLimiter};
 pub use linker::{SUPPORTED_INTERFACES, build_linker, is_supported_import};
 pub use output::{OutputBudget, OutputLimitExceeded};

@@ -84,7 +84,8 @@ pub fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<Sandbox>> {
         Sandbox::fs_view,
     )?;
     linker.allow_shadowing(false);
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    // wasi:http/types through the view that charges the call's host-memory budget.
+    crate::http_types::add_to_linker(&mut linker)?;
     host::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |s| s)?;
     Ok(linker)
 }

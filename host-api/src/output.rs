@@ -13,6 +13,8 @@ use std::task::{Context, Poll};
 
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 
+use crate::host_memory::HostMemory;
+
 /// The error raised when a call writes past its output cap.
 #[derive(Debug, Clone, Copy, thiserror::Error)]
 #[error("output limit of {limit} bytes reached")]
@@ -92,6 +94,7 @@ impl OutputBudget {
 pub struct CappedPipe {
     buf: Arc<Mutex<Vec<u8>>>,
     budget: Arc<OutputBudget>,
+    host: Option<Arc<HostMemory>>,
 }
 
 impl CappedPipe {
@@ -100,7 +103,14 @@ impl CappedPipe {
         Self {
             buf: Arc::default(),
             budget,
+            host: None,
         }
+    }
+
+    /// The same pipe, also charging what it keeps to the call's host-memory budget.
+    pub fn charging(mut self, host: Arc<HostMemory>) -> Self {
+        self.host = Some(host);
+        self
     }
 
     /// The bytes captured so far.
@@ -127,6 +137,11 @@ impl tokio::io::AsyncWrite for CappedPipe {
         _: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if let Some(h) = &self.host
+            && let Err(e) = h.charge(data.len() as u64)
+        {
+            return Poll::Ready(Err(io::Error::other(e)));
+        }
         let granted = self.budget.take(data.len() as u64) as usize;
         if let Ok(mut b) = self.buf.lock() {
             b.extend_from_slice(&data[..granted]);

@@ -16,6 +16,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::clocks;
 use crate::fs_gov::{FsGov, GovFs};
+use crate::host_memory::HostMemory;
 use crate::http::HttpPolicy;
 use crate::limiter::MemoryLimiter;
 use crate::net::NetConfig;
@@ -98,6 +99,8 @@ pub struct Sandbox {
     table: ResourceTable,
     /// Memory accounting and cap.
     pub limiter: MemoryLimiter,
+    /// What the host holds for the call, charged against its `host-memory` limit.
+    pub host_memory: Arc<HostMemory>,
     /// The shared output budget.
     pub output: Arc<OutputBudget>,
     /// Captured stdout.
@@ -112,8 +115,17 @@ pub struct Sandbox {
     pub fs: FsGov,
 }
 
-/// Most handles (files, streams, pollables) a call may hold open at once.
-pub const MAX_HANDLES: usize = 10_000;
+/// Most handles (files, streams, pollables, HTTP objects) a call may hold open at once. Each
+/// entry is small, and the ones that hold buffers are charged to the host-memory budget; this
+/// cap bounds the rest (and the host fds behind them).
+pub const MAX_HANDLES: usize = 2_000;
+
+/// Bytes the guest may copy into the host in one host call (strings, lists): a string the host
+/// keeps is charged to the budget, but the copy itself happens before any charge can refuse it.
+pub const HOSTCALL_FUEL: usize = 1 << 20;
+
+/// Host bytes charged per log line on top of its message (the line's own record).
+pub const LOG_LINE_OVERHEAD: u64 = size_of::<GuestLog>() as u64;
 
 /// Most bytes of HTTP header fields a tool may build into one `fields` resource.
 pub const MAX_HTTP_FIELDS: usize = 64 * 1024;
@@ -129,8 +141,11 @@ impl Sandbox {
             b.verify()?;
         }
         let output = OutputBudget::new(config.output);
+        let host_memory = HostMemory::new(config.host_memory);
         let stdout = CappedPipe::new(output.clone());
-        let stderr = CappedPipe::new(output.clone());
+        // stderr is kept only for the operator, so the host holds it on the call's behalf; stdout
+        // is (or carries) the result, whose size the output budget is for.
+        let stderr = CappedPipe::new(output.clone()).charging(host_memory.clone());
         let mut b = WasiCtxBuilder::new();
         b.stdin(MemoryInputPipe::new(config.stdin))
             .stdout(stdout.clone())
@@ -148,13 +163,19 @@ impl Sandbox {
         );
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_HANDLES);
-        let deadline = Instant::now() + config.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let now = Instant::now();
+        // A timeout too large to add is as good as none: clamp instead of overflowing.
+        let deadline = now
+            .checked_add(config.timeout.unwrap_or(DEFAULT_TIMEOUT))
+            .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)))
+            .unwrap_or(now);
         let max_body = config.net.max_response_body.unwrap_or(config.memory);
         let http_hooks = HttpPolicy::new(
             Arc::new(config.net),
             config.secrets.into(),
             deadline,
             max_body,
+            host_memory.clone(),
         );
         let mut http = WasiHttpCtx::new();
         http.set_field_size_limit(MAX_HTTP_FIELDS);
@@ -164,6 +185,7 @@ impl Sandbox {
             http_hooks,
             table,
             limiter: MemoryLimiter::new(config.memory),
+            host_memory,
             output,
             stdout,
             stderr,
@@ -184,6 +206,18 @@ impl Sandbox {
             },
             gov: &mut self.fs,
         }
+    }
+
+    /// The `wasi:http` view and the host-memory budget, borrowed together.
+    pub(crate) fn http_and_memory(&mut self) -> (WasiHttpCtxView<'_>, &Arc<HostMemory>) {
+        (
+            WasiHttpCtxView {
+                ctx: &mut self.http,
+                table: &mut self.table,
+                hooks: &mut self.http_hooks,
+            },
+            &self.host_memory,
+        )
     }
 }
 

@@ -15,7 +15,7 @@ use wasmtime_wasi::I32Exit;
 use wasmgov_host_api::bindings::wasmgov::tool::types::Error as GuestError;
 use wasmgov_host_api::fs_gov::WriteWhat;
 use wasmgov_host_api::{
-    GuestLog, MemoryLimitExceeded, OutputLimitExceeded, Sandbox, SandboxConfig,
+    GuestLog, HostMemoryExceeded, MemoryLimitExceeded, OutputLimitExceeded, Sandbox, SandboxConfig,
 };
 
 use crate::audit::AuditGateClosed;
@@ -99,10 +99,12 @@ pub(crate) async fn invoke(
         Action::Call(i) => i,
         Action::Describe => &[],
     };
+    crate::audit::capture::register_router();
     let start = Instant::now();
     let is_command = matches!(prepared, Prepared::Command(_));
     config.memory = limits.memory;
     config.output = limits.output;
+    config.host_memory = limits.host_memory;
     config.timeout = Some(limits.timeout);
     config.write_bytes = limits.write;
     config.write_files = limits.files;
@@ -123,6 +125,13 @@ pub(crate) async fn invoke(
     };
     let mut store = Store::new(engine, sandbox);
     store.limiter(|s| &mut s.limiter);
+    // What one host call may copy from the guest before the host can charge or refuse it. The
+    // same fuel bounds lifting the tool's result, which the output limit allows up to its size.
+    store.set_hostcall_fuel(
+        usize::try_from(limits.output.saturating_add(64 * 1024))
+            .unwrap_or(usize::MAX)
+            .max(wasmgov_host_api::sandbox::HOSTCALL_FUEL),
+    );
     // A store starts with no fuel; component start-up burns fuel too, so set it before
     // instantiating. Fuel is enabled on every engine this crate builds.
     let fuel_ok = store.set_fuel(limits.fuel).is_ok();
@@ -158,6 +167,12 @@ pub(crate) async fn invoke(
             if s.output.exceeded() {
                 return Err(wasmtime::Error::new(OutputLimitExceeded {
                     limit: s.output.limit(),
+                }));
+            }
+            // Likewise once the host refused to hold more for it.
+            if s.host_memory.exceeded() {
+                return Err(wasmtime::Error::new(HostMemoryExceeded {
+                    limit: s.host_memory.limit(),
                 }));
             }
         }
@@ -239,15 +254,28 @@ pub(crate) async fn invoke(
         }))
     };
     let output_exceeded = sandbox.output.exceeded();
+    // A tool that handled the host's refusal and returned anyway still hit the limit: what it
+    // returns was computed without what it asked the host to hold.
+    let host_memory_hit = || {
+        hit(
+            LimitKind::HostMemory,
+            sandbox.host_memory.limit(),
+            sandbox.host_memory.wanted(),
+        )
+    };
     let result: Result<Vec<u8>, Error> = match ran {
         Err(_elapsed) => {
             let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
             hit(LimitKind::Timeout, ms(limits.timeout), ms(elapsed))
         }
         Ok(Ok(Ok(out))) => {
-            if is_command {
+            if output_exceeded {
+                hit(LimitKind::Output, limits.output, sandbox.output.used())
+            } else if sandbox.host_memory.exceeded() {
+                host_memory_hit()
+            } else if is_command {
                 Ok(sandbox.stdout.contents())
-            } else if output_exceeded || sandbox.output.charge(out.len() as u64).is_err() {
+            } else if sandbox.output.charge(out.len() as u64).is_err() {
                 hit(LimitKind::Output, limits.output, sandbox.output.used())
             } else {
                 Ok(out)
@@ -256,6 +284,10 @@ pub(crate) async fn invoke(
         Ok(Ok(Err(failure))) if output_exceeded => {
             let _ = failure;
             hit(LimitKind::Output, limits.output, sandbox.output.used())
+        }
+        Ok(Ok(Err(failure))) if sandbox.host_memory.exceeded() => {
+            let _ = failure;
+            host_memory_hit()
         }
         Ok(Ok(Err(failure))) => Err(failure.into()),
         Ok(Err(e)) => classify(e, sandbox, &limits, is_command, elapsed, fuel_used),
@@ -324,6 +356,15 @@ fn classify(
     if e.downcast_ref::<HostCallLimit>().is_some() {
         return hit(LimitKind::HostCalls, limits.host_calls, sandbox.host_calls);
     }
+    let host = &sandbox.host_memory;
+    if host.exceeded()
+        || e.downcast_ref::<HostMemoryExceeded>().is_some()
+        || is_host_resource_exhaustion(&e)
+    {
+        // A full handle table or spent hostcall fuel is a cap standing for host memory too.
+        host.refuse();
+        return hit(LimitKind::HostMemory, host.limit(), host.wanted());
+    }
     if let Some(exit) = e.downcast_ref::<I32Exit>() {
         return match (exit.0, is_command) {
             (0, true) => Ok(sandbox.stdout.contents()),
@@ -348,6 +389,21 @@ fn classify(
             message: trap_message(&format!("{:#}", e.root_cause()), &e),
         }),
     }
+}
+
+/// Whether `e` is one of wasmtime's own caps on what the host holds or copies for a call: a
+/// full resource table (every live handle is a host object) or spent hostcall fuel (too many
+/// bytes copied from the guest in one host call). Both stand for host memory.
+fn is_host_resource_exhaustion(e: &wasmtime::Error) -> bool {
+    // wasmtime's hostcall-fuel error type is private; its message is pinned by
+    // `tests/all/limits.rs` (`huge_strings_copied_into_the_host_are_a_host_memory_limit`).
+    const HOSTCALL_FUEL: &str = "fuel allocated for hostcalls has been exhausted";
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<wasmtime::component::ResourceTableError>(),
+            Some(wasmtime::component::ResourceTableError::Full)
+        ) || c.to_string().contains(HOSTCALL_FUEL)
+    })
 }
 
 /// The trap's description and the top of its wasm backtrace (enough to find the bug, bounded so

@@ -919,3 +919,195 @@ fn keyless_verify_never_reports_forged_checkpoints_as_verified() {
     ]);
     assert_eq!(code, 1, "a forged checkpoint fails under a real key: {out}");
 }
+
+/// A runtime auditing to `log` under `policy_extra` (after generous limits), resolving names
+/// with `resolver`.
+fn audited_net_runtime(
+    log: &Path,
+    policy_extra: &str,
+    resolver: Option<std::sync::Arc<dyn wasmgov::Resolver>>,
+) -> Runtime {
+    let text = format!(
+        "{GENEROUS_POLICY}\n{policy_extra}\n[[publishers]]\nprincipal = \"{}\"\ntools = [\"*\"]\n",
+        crate::caps::TEST_PUBLISHER
+    );
+    let mut b = Runtime::builder()
+        .policy(wasmgov::policy::Policy::parse(text.as_bytes()).expect("policy"))
+        .trust(crate::caps::test_trust())
+        .state_dir(log.with_extension("state"))
+        .allow_unsigned(true)
+        .cache_dir(shared_state().join("lib-cache"))
+        .audit(Audit::file(log).expect("audit"));
+    if let Some(r) = resolver {
+        b = b.resolver(r);
+    }
+    b.build().expect("runtime")
+}
+
+/// The `handle` records of the log at `log`.
+fn handle_records(log: &Path) -> Vec<Value> {
+    records(log)
+        .into_iter()
+        .filter(|r| {
+            r["kind"] == "host-call"
+                && r["iface"] == "wasi:http/outgoing-handler"
+                && r["func"] == "handle"
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_internal_address_refusal_is_in_the_record_of_the_handle_that_caused_it() {
+    use crate::caps::{Server, StubResolver};
+    let server = Server::start();
+    let port = server.port;
+    // Three ways to land inside after the allow-list: a name that resolves inside, a name that
+    // rebinds from outside to inside, a literal loopback address. No CIDR opens loopback.
+    let stub = std::sync::Arc::new(
+        StubResolver::default()
+            .with("inside.test", &["127.0.0.1"])
+            .with("mixed.test", &["93.184.216.34", "10.0.0.7"])
+            .rebinding("rebind.test", &["127.0.0.1"], &["93.184.216.34"]),
+    );
+    let urls = [
+        format!("http://inside.test:{port}"),
+        format!("http://mixed.test:{port}"),
+        format!("http://rebind.test:{port}"),
+        format!("http://127.0.0.1:{port}"),
+    ];
+    let allow = urls
+        .iter()
+        .map(|u| format!("\"{u}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (_dir, log) = temp_log();
+    let rt = audited_net_runtime(&log, &format!("[net]\nallow = [{allow}]\n"), Some(stub));
+    let t = load_unsigned(
+        &rt,
+        "hostile-net",
+        &format!("\n[net]\nallow = [{allow}]\n"),
+        &LoadOptions::default(),
+    );
+    let http: Vec<Value> = urls
+        .iter()
+        .map(|u| json!({ "url": format!("{u}/x") }))
+        .collect();
+    let out = t
+        .run(
+            json!({ "http": http }).to_string().as_bytes(),
+            &Default::default(),
+        )
+        .await;
+    assert!(out.result.is_ok(), "{:?}", out.result);
+    assert_eq!(
+        server.connections(),
+        0,
+        "an internal address was connected to"
+    );
+    let handles = handle_records(&log);
+    for (host, addr) in [
+        ("inside.test", "127.0.0.1"),
+        ("mixed.test", "10.0.0.7"),
+        ("rebind.test", "127.0.0.1"),
+        ("127.0.0.1", "127.0.0.1"),
+    ] {
+        let r = handles
+            .iter()
+            .find(|r| {
+                r["args"]["dest"]
+                    .as_str()
+                    .is_some_and(|d| d == format!("http://{host}:{port}"))
+            })
+            .unwrap_or_else(|| panic!("no handle record for {host}: {handles:#?}"));
+        assert_eq!(r["decision"], "deny", "{host}: {r}");
+        assert!(
+            r["reason"].as_str().is_some_and(|s| s.contains(addr)),
+            "{host}: the reason does not name {addr}: {r}"
+        );
+        assert!(
+            r["args"]["addrs"]
+                .as_str()
+                .is_some_and(|a| a.contains(addr)),
+            "{host}: the resolved addresses are not recorded: {r}"
+        );
+        assert!(r["args"]["connected"].is_null(), "{host}: {r}");
+    }
+    assert!(
+        verify_file(&log, &VerifyOptions::default())
+            .expect("verify")
+            .ok(),
+        "the chain verifies"
+    );
+}
+
+#[tokio::test]
+async fn an_allowed_request_records_the_address_connected_and_the_secret_names_only() {
+    use crate::caps::{Server, StubResolver};
+    let (dir, log) = temp_log();
+    let secret = "sk-decision-canary-93be14";
+    let file = dir.path().join("token");
+    std::fs::write(&file, secret).expect("write secret");
+    let api = Server::start();
+    let other = Server::start();
+    let stub = std::sync::Arc::new(StubResolver::default().with("api.test", &["127.0.0.1"]));
+    // The secret is bound to the named host; the literal host is allowed but gets no secret.
+    let named = format!("http://api.test:{}", api.port);
+    let literal = other.url();
+    let allow = format!("\"{named}\", \"{literal}\"");
+    // Loopback and the secret are provisioned for this tool: a signed package gets them.
+    let rt = audited_net_runtime(
+        &log,
+        &format!(
+            "[net]\nallow = [{allow}]\n\n[[net.private]]\ncidr = \"127.0.0.1/32\"\ntools = [\"call-api\"]\n\n[secrets.API_TOKEN]\nsource = \"file:{}\"\nhost = \"{named}\"\ntools = [\"call-api\"]\n",
+            file.display()
+        ),
+        Some(stub),
+    );
+    let manifest = format!(
+        "\n[net]\nallow = [{allow}]\n\n[[secrets]]\nname = \"API_TOKEN\"\nhost = \"{named}\"\nheader = \"Authorization\"\nformat = \"Bearer {{}}\"\n"
+    );
+    let t = crate::caps::load_with(&rt, "call-api", &manifest, &LoadOptions::default())
+        .expect("load call-api");
+    let out = run_ok(&t, json!({ "base": named, "path": "/v1/items" })).await;
+    assert_eq!(out["status"], 200, "{out}");
+    let out = run_ok(&t, json!({ "base": literal, "path": "/v1/other" })).await;
+    assert_eq!(out["status"], 200, "{out}");
+    assert_eq!(
+        api.seen()[0].header("authorization"),
+        Some(format!("Bearer {secret}").as_str()),
+        "the secret was sent"
+    );
+    assert!(other.seen()[0].header("authorization").is_none());
+
+    let handles = handle_records(&log);
+    let to_api = handles
+        .iter()
+        .find(|r| r["args"]["dest"] == named.as_str())
+        .unwrap_or_else(|| panic!("no handle record for {named}: {handles:#?}"));
+    assert_eq!(to_api["decision"], "allow", "{to_api}");
+    assert_eq!(to_api["args"]["addrs"], "127.0.0.1", "{to_api}");
+    assert_eq!(
+        to_api["args"]["connected"],
+        format!("127.0.0.1:{}", api.port),
+        "{to_api}"
+    );
+    assert_eq!(to_api["args"]["secrets"], "API_TOKEN", "{to_api}");
+    let to_other = handles
+        .iter()
+        .find(|r| r["args"]["dest"] == literal.as_str())
+        .unwrap_or_else(|| panic!("no handle record for {literal}: {handles:#?}"));
+    assert_eq!(
+        to_other["args"]["connected"],
+        format!("127.0.0.1:{}", other.port),
+        "{to_other}"
+    );
+    assert!(to_other["args"]["secrets"].is_null(), "{to_other}");
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(!text.contains(secret), "the secret's value reached the log");
+    assert!(
+        verify_file(&log, &VerifyOptions::default())
+            .expect("verify")
+            .ok(),
+        "the chain verifies"
+    );
+}

@@ -216,7 +216,11 @@ impl Seen {
     }
 }
 
+/// Bytes of the `/large` answer: several outgoing-body chunks and hyper buffers.
+pub const LARGE_BODY: usize = 300 * 1024;
+
 /// An HTTP/1.1 server on 127.0.0.1 counting connections and recording requests. Paths:
+/// `/large` → 200 with a [`LARGE_BODY`]-byte body,
 /// `/redirect` → 302 to `http://169.254.169.254/latest/meta-data/`, `/big` → a `Content-Length`
 /// of 1 GiB, `/stream` → an endless chunked body, `/slow` → no answer for 30 s, anything else →
 /// 200 `hello`.
@@ -323,6 +327,13 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>) {
             "/slow" => {
                 std::thread::sleep(Duration::from_secs(30));
                 return;
+            }
+            "/large" => {
+                let body = "z".repeat(LARGE_BODY);
+                writer.write_all(
+                    format!("HTTP/1.1 200 OK\r\nContent-Length: {LARGE_BODY}\r\n\r\n{body}")
+                        .as_bytes(),
+                )
             }
             _ => writer.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello"),
         };

@@ -12,6 +12,7 @@ mod clocks;
 mod embed;
 mod env;
 mod fs;
+mod host_memory;
 mod lifecycle;
 mod limits;
 mod net;

@@ -52,7 +52,11 @@ use super::writer::{BATCH, Health, Msg};
 /// The span name `bindgen!` gives every traced import (wasmtime 48).
 pub const IMPORT_SPAN: &str = "wit-bindgen import";
 /// Target of the decision events host-api emits inside an import (`decision`, `reason`, …).
-pub const DECISION_TARGET: &str = "wasmgov::net";
+pub const DECISION_TARGET: &str = wasmgov_host_api::http::DECISION_TARGET;
+/// The span host-api wraps around work it hands to a spawned task on behalf of the import in
+/// progress (an outgoing request's resolution and connect): what is decided inside it belongs
+/// to that import's record.
+pub const DECISION_SPAN: &str = wasmgov_host_api::http::DECISION_SPAN;
 
 /// Module-path prefixes of the generated bindings whose spans are host calls.
 pub const BINDING_TARGETS: &[&str] = &[
@@ -68,7 +72,8 @@ fn is_binding(target: &str) -> bool {
 
 fn wanted(meta: &Metadata<'_>) -> bool {
     if meta.is_span() {
-        meta.name() == IMPORT_SPAN && is_binding(meta.target())
+        (meta.name() == IMPORT_SPAN && is_binding(meta.target()))
+            || (meta.name() == DECISION_SPAN && meta.target() == DECISION_TARGET)
     } else {
         meta.target() == DECISION_TARGET || is_binding(meta.target())
     }
@@ -79,6 +84,8 @@ fn wanted(meta: &Metadata<'_>) -> bool {
 enum Kind {
     /// An import span.
     Import(&'static Site),
+    /// A [`DECISION_SPAN`]: work done elsewhere for the import in progress.
+    Link,
     /// The `call` event of an import; `args` when it carries arguments worth reading.
     Call { args: bool },
     /// The `return` event of an import.
@@ -159,6 +166,9 @@ fn span_kind(attrs: &span::Attributes<'_>) -> Kind {
     if let Some(k) = cached(meta) {
         return k;
     }
+    if meta.name() == DECISION_SPAN && meta.target() == DECISION_TARGET {
+        return remember(meta, Kind::Link);
+    }
     if meta.name() != IMPORT_SPAN {
         return remember(meta, Kind::Other);
     }
@@ -215,6 +225,39 @@ fn carries_arguments(meta: &Metadata<'_>) -> bool {
 /// Span id of a span opened outside any audited call (never a host call of a tool).
 const OUTSIDE: u64 = u64::MAX;
 
+/// Set in the id of a [`DECISION_SPAN`] (imports number their spans below it).
+const LINK_BIT: u64 = 1 << 31;
+
+/// The next number of a span of a call: never 0 (span ids are non-zero), never [`LINK_BIT`].
+fn next_number(n: u32) -> u32 {
+    (n.wrapping_add(1) & (LINK_BIT as u32 - 1)).max(1)
+}
+
+/// A live [`DECISION_SPAN`]: which call and import its work belongs to.
+struct Link {
+    capture: Arc<CallCapture>,
+    import: u64,
+    /// The embedder's dispatcher when the link was made, which still gets the events.
+    outer: Option<Dispatch>,
+    refs: usize,
+}
+
+/// Live decision spans by id. Touched once per outgoing request (and per poll of its task),
+/// never on an ordinary host call.
+static LINKS: LazyLock<Mutex<HashMap<u64, Link>>> = LazyLock::new(Default::default);
+
+fn links() -> std::sync::MutexGuard<'static, HashMap<u64, Link>> {
+    LINKS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What a thread had before it entered a decision span.
+struct Entered {
+    id: u64,
+    current: Option<Arc<CallCapture>>,
+    outer: Option<Dispatch>,
+    target: u64,
+}
+
 /// Numbers calls, so span ids of different calls never collide.
 static CALLS: AtomicU64 = AtomicU64::new(1);
 
@@ -253,6 +296,9 @@ struct Open {
     outcome: Option<Cow<'static, str>>,
     decision: Option<Decision>,
     reason: Option<String>,
+    /// When it handed work to a decision span (about when it returned): its duration ends
+    /// there, not when that work is done.
+    until: Option<Instant>,
 }
 
 impl Open {
@@ -276,7 +322,13 @@ impl Open {
         HostCallItem {
             site: self.site,
             at: self.at,
-            us: u64::try_from(self.at.elapsed().as_micros()).unwrap_or(u64::MAX),
+            us: u64::try_from(
+                self.until
+                    .unwrap_or_else(Instant::now)
+                    .saturating_duration_since(self.at)
+                    .as_micros(),
+            )
+            .unwrap_or(u64::MAX),
             args: self.args,
             decision,
             outcome,
@@ -314,8 +366,7 @@ impl CallCapture {
     fn open(&self, site: &'static Site) -> u64 {
         let at = Instant::now();
         let mut st = self.state();
-        // Never 0, so an id is never 0 (span ids are non-zero).
-        st.next = st.next.wrapping_add(1).max(1);
+        st.next = next_number(st.next);
         let id = self.ids | u64::from(st.next);
         st.open.push(Open {
             id,
@@ -326,8 +377,33 @@ impl CallCapture {
             outcome: None,
             decision: None,
             reason: None,
+            until: None,
         });
         id
+    }
+
+    /// Open a decision span for the import in progress: it stays open (its record unwritten)
+    /// until the span closes, and what is decided inside the span is filed under it.
+    fn link(self: &Arc<Self>) -> Option<u64> {
+        let (id, import) = {
+            let mut st = self.state();
+            st.next = next_number(st.next);
+            let id = self.ids | LINK_BIT | u64::from(st.next);
+            let open = st.open.last_mut()?;
+            open.refs += 1;
+            open.until.get_or_insert_with(Instant::now);
+            (id, open.id)
+        };
+        links().insert(
+            id,
+            Link {
+                capture: self.clone(),
+                import,
+                outer: with_outer(Dispatch::clone),
+                refs: 1,
+            },
+        );
+        Some(id)
     }
 
     fn retain(&self, id: u64) {
@@ -371,7 +447,18 @@ impl CallCapture {
     fn event(&self, kind: Kind, event: &Event<'_>) {
         let mut st = self.state();
         let State { open, scratch, .. } = &mut *st;
-        let Some(open) = open.last_mut() else { return };
+        // Inside a decision span the event belongs to the span's import, which need not be
+        // the newest one open.
+        let target = match kind {
+            Kind::Decision => TARGET.try_with(std::cell::Cell::get).unwrap_or(0),
+            _ => 0,
+        };
+        let open = if target == 0 {
+            open.last_mut()
+        } else {
+            open.iter_mut().rfind(|o| o.id == target)
+        };
+        let Some(open) = open else { return };
         match kind {
             Kind::Call { args: true } => event.record(&mut ArgFields {
                 args: &mut open.args,
@@ -394,11 +481,18 @@ impl CallCapture {
                 if d.reason.is_some() {
                     open.reason = d.reason;
                 }
-                if let Some(dest) = d.dest {
-                    open.args.push(("dest", ArgValue::Text(dest)));
+                for (name, value) in [
+                    ("dest", d.dest),
+                    ("addrs", d.addrs),
+                    ("connected", d.connected),
+                    ("secrets", d.secrets),
+                ] {
+                    if let Some(v) = value.filter(|v| !v.is_empty()) {
+                        set_arg(&mut open.args, name, v);
+                    }
                 }
             }
-            Kind::Call { args: false } | Kind::Import(_) | Kind::Other => {}
+            Kind::Call { args: false } | Kind::Import(_) | Kind::Link | Kind::Other => {}
         }
     }
 
@@ -422,7 +516,20 @@ impl CallCapture {
     }
 }
 
+/// Set `name` in a record's arguments, replacing an earlier value (a record's keys are unique).
+fn set_arg(args: &mut Vec<(&'static str, ArgValue)>, name: &'static str, value: String) {
+    match args.iter_mut().find(|(k, _)| *k == name) {
+        Some(slot) => slot.1 = ArgValue::Text(value),
+        None => args.push((name, ArgValue::Text(value))),
+    }
+}
+
 thread_local! {
+    /// The import that decision events on this thread belong to, while the thread polls a
+    /// decision span's work (0: the newest import open).
+    static TARGET: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// What the thread had before each decision span it is inside.
+    static ENTERED: RefCell<Vec<Entered>> = const { RefCell::new(Vec::new()) };
     /// The call whose future this thread is polling.
     static CURRENT: RefCell<Option<Arc<CallCapture>>> = const { RefCell::new(None) };
     /// The dispatcher this thread had before the call's scope (an embedder's own subscriber),
@@ -447,17 +554,53 @@ fn with_current<R>(f: impl FnOnce(&CallCapture) -> R) -> Option<R> {
 /// The subscriber every audited call's future runs under. Stateless: the state is the call's.
 struct Router;
 
-static DISPATCH: LazyLock<Dispatch> = LazyLock::new(|| {
-    // tracing-core caches each callsite's interest when it is first hit. While at most one
-    // dispatcher was ever created it asks only the *current thread's* default, so an import
-    // first called outside any audited call (another runtime without an audit log, a thread
-    // outside the capture scope) would be cached as never-wanted, and no later audited call
-    // would record it. A second, never-dropped dispatcher makes it ask every registered one,
-    // the router included.
-    static SECOND: LazyLock<Dispatch> = LazyLock::new(|| Dispatch::new(Router));
-    LazyLock::force(&SECOND);
-    Dispatch::new(Router)
-});
+static DISPATCH: LazyLock<Dispatch> = LazyLock::new(|| Dispatch::new(Router));
+
+/// A second registered dispatcher that never receives anything and wants what the router
+/// wants. tracing caches each callsite's interest when the callsite is first hit; while only
+/// one dispatcher is registered it asks *the hitting thread's default* instead of the
+/// registered ones (tracing-core's `has_just_one`). A callsite first hit by an unaudited call
+/// (whose default wants nothing) would then be cached as "never", and its spans would be
+/// missing from every audited call after it. With two registered, the interest is always the
+/// router's.
+struct Twin;
+
+static TWIN: LazyLock<Dispatch> = LazyLock::new(|| Dispatch::new(Twin));
+
+impl Subscriber for Twin {
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        Router.register_callsite(meta)
+    }
+
+    fn enabled(&self, _meta: &Metadata<'_>) -> bool {
+        false
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::TRACE)
+    }
+
+    fn new_span(&self, _attrs: &span::Attributes<'_>) -> span::Id {
+        span::Id::from_u64(OUTSIDE)
+    }
+
+    fn record(&self, _span: &span::Id, _values: &span::Record<'_>) {}
+
+    fn record_follows_from(&self, _span: &span::Id, _follows: &span::Id) {}
+
+    fn event(&self, _event: &Event<'_>) {}
+
+    fn enter(&self, _span: &span::Id) {}
+
+    fn exit(&self, _span: &span::Id) {}
+}
+
+/// Register the router (and its twin) with tracing before any call runs, audited or not, so
+/// no callsite's interest is ever worked out without it.
+pub(crate) fn register_router() {
+    LazyLock::force(&DISPATCH);
+    LazyLock::force(&TWIN);
+}
 
 impl Subscriber for Router {
     fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
@@ -481,6 +624,12 @@ impl Subscriber for Router {
     fn new_span(&self, attrs: &span::Attributes<'_>) -> span::Id {
         let id = match span_kind(attrs) {
             Kind::Import(site) => with_current(|c| c.open(site)).unwrap_or(OUTSIDE),
+            Kind::Link => CURRENT
+                .try_with(|c| c.borrow().clone())
+                .ok()
+                .flatten()
+                .and_then(|c| c.link())
+                .unwrap_or(OUTSIDE),
             _ => OUTSIDE,
         };
         span::Id::from_u64(id)
@@ -502,20 +651,98 @@ impl Subscriber for Router {
         });
     }
 
-    fn enter(&self, _span: &span::Id) {}
+    fn enter(&self, span: &span::Id) {
+        let id = span.into_u64();
+        if is_link(id) {
+            enter_link(id);
+        }
+    }
 
-    fn exit(&self, _span: &span::Id) {}
+    fn exit(&self, span: &span::Id) {
+        if is_link(span.into_u64()) {
+            exit_link(span.into_u64());
+        }
+    }
 
     fn clone_span(&self, id: &span::Id) -> span::Id {
-        if id.into_u64() != OUTSIDE {
-            with_current(|c| c.retain(id.into_u64()));
+        let n = id.into_u64();
+        if is_link(n) {
+            if let Some(l) = links().get_mut(&n) {
+                l.refs += 1;
+            }
+        } else if n != OUTSIDE {
+            with_current(|c| c.retain(n));
         }
         id.clone()
     }
 
     fn try_close(&self, id: span::Id) -> bool {
-        id.into_u64() != OUTSIDE && with_current(|c| c.release(id.into_u64())).unwrap_or(false)
+        let n = id.into_u64();
+        if is_link(n) {
+            return close_link(n);
+        }
+        n != OUTSIDE && with_current(|c| c.release(n)).unwrap_or(false)
     }
+}
+
+fn is_link(id: u64) -> bool {
+    id != OUTSIDE && id & LINK_BIT != 0
+}
+
+/// The thread starts polling a decision span's work: it works for the span's call and import
+/// (which may run on any thread, outside the call's own future).
+fn enter_link(id: u64) {
+    let (capture, import, outer) = match links().get(&id) {
+        Some(l) => (l.capture.clone(), l.import, l.outer.clone()),
+        None => return,
+    };
+    let saved = Entered {
+        id,
+        current: CURRENT
+            .try_with(|c| c.replace(Some(capture)))
+            .ok()
+            .flatten(),
+        outer: OUTER.try_with(|o| o.replace(outer)).ok().flatten(),
+        target: TARGET.try_with(|t| t.replace(import)).unwrap_or(0),
+    };
+    let _ = ENTERED.try_with(|e| e.borrow_mut().push(saved));
+}
+
+/// The thread stops polling a decision span's work: back to what it had.
+fn exit_link(id: u64) {
+    let popped = ENTERED.try_with(|e| {
+        let mut e = e.borrow_mut();
+        if e.last().is_some_and(|s| s.id == id) {
+            e.pop()
+        } else {
+            None
+        }
+    });
+    let Some(saved) = popped.ok().flatten() else {
+        return;
+    };
+    let _ = CURRENT.try_with(|c| c.replace(saved.current));
+    let _ = OUTER.try_with(|o| o.replace(saved.outer));
+    let _ = TARGET.try_with(|t| t.set(saved.target));
+}
+
+/// Drop a reference to a decision span; at the last, its import may be recorded.
+fn close_link(id: u64) -> bool {
+    let done = {
+        let mut l = links();
+        let Some(link) = l.get_mut(&id) else {
+            return false;
+        };
+        link.refs -= 1;
+        if link.refs > 0 {
+            return false;
+        }
+        l.remove(&id)
+    };
+    if let Some(link) = done {
+        link.capture.release(link.import);
+    }
+    true
 }
 
 /// A call's future with its host calls captured: every poll (and the drop, which may end an
@@ -680,6 +907,9 @@ struct DecisionFields {
     decision: Option<Decision>,
     reason: Option<String>,
     dest: Option<String>,
+    addrs: Option<String>,
+    connected: Option<String>,
+    secrets: Option<String>,
 }
 
 impl Visit for DecisionFields {
@@ -705,6 +935,10 @@ impl DecisionFields {
             }
             "reason" => self.reason = Some(cap(value).into_owned()),
             "dest" => self.dest = Some(cap(value).into_owned()),
+            "addrs" => self.addrs = Some(cap(value).into_owned()),
+            "connected" => self.connected = Some(cap(value).into_owned()),
+            // Secret names, never values: host-api logs only the names of what it injected.
+            "secrets" => self.secrets = Some(cap(value).into_owned()),
             "uri" => {
                 let v = value
                     .split_once('?')

@@ -185,6 +185,11 @@ pub fn outcome_of(debug: &str) -> Cow<'static, str> {
         return "ok".into();
     };
     let rest = &debug[at + 4..];
+    // A WIT `result<_>` with no error payload (`outgoing-request.body`, `set-authority`, …):
+    // the function said no, nothing trapped.
+    if rest.starts_with("())") {
+        return "err".into();
+    }
     // wasmtime-wasi's `TrappableError` prints the code's Display: `not-permitted (error 31)`.
     let kebab_len = rest
         .bytes()
@@ -201,8 +206,11 @@ pub fn outcome_of(debug: &str) -> Cow<'static, str> {
     let last = ident.rsplit("::").next().unwrap_or("");
     let after = &rest[ident_len..];
     // `Err(ErrorCode::Foo)`, `Err(Foo)`, `Err(Foo(..))` name a code.
+    // A trappable error's `Debug` (`wasmtime::Error`) adds its backtrace on new lines after the
+    // code when RUST_BACKTRACE is set, and the text is cut at the first line break: the code is
+    // still the code.
     let is_code = last.starts_with(|c: char| c.is_ascii_uppercase())
-        && (after.starts_with(')') || after.starts_with('('))
+        && (after.is_empty() || after.starts_with(')') || after.starts_with('('))
         && last != "Error";
     if is_code {
         kebab(last).into()
@@ -283,6 +291,12 @@ mod tests {
         assert_eq!(outcome_of("Err(host failed for some reason)"), "trap");
         assert_eq!(outcome_of("Err(not-permitted (error 31)"), "not-permitted");
         assert_eq!(outcome_of("Ok(Err(Closed))"), "closed");
+        assert_eq!(outcome_of("Ok(Err(()))"), "err", "a refusal without a code");
+        assert_eq!(
+            outcome_of("Err(HeaderError::Forbidden"),
+            "forbidden",
+            "a backtrace does not hide the code"
+        );
     }
 
     #[test]

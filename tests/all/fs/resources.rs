@@ -65,13 +65,19 @@ async fn mode(t: &Tool, input: Value) -> (String, Value) {
     }
 }
 
-/// A runtime under the generous policy, unsigned allowed, auditing to `log`.
+/// A runtime under the generous policy that trusts the capability tests' publisher (so
+/// [`load_with`]'s signed packages load), auditing to `log`.
 fn audited_runtime(log: &Path) -> Runtime {
-    let policy =
-        wasmgov::policy::Policy::parse(crate::support::GENEROUS_POLICY.as_bytes()).expect("policy");
+    let text = format!(
+        "{}\n[[publishers]]\nprincipal = \"{}\"\ntools = [\"*\"]\n",
+        crate::support::GENEROUS_POLICY,
+        crate::caps::TEST_PUBLISHER
+    );
+    let policy = wasmgov::policy::Policy::parse(text.as_bytes()).expect("policy");
     Runtime::builder()
         .policy(policy)
-        .allow_unsigned(true)
+        .trust(crate::caps::test_trust())
+        .state_dir(log.with_extension("state"))
         .cache_dir(shared_state().join("lib-cache"))
         .audit(wasmgov::Audit::open(log, AuditOptions::default()).expect("audit"))
         .build()
