@@ -178,7 +178,9 @@ async fn a_refused_host_allocation_is_the_interfaces_error_then_the_limit() {
 async fn a_legitimate_tool_still_sends_and_receives_bodies_of_many_chunks() {
     let server = Server::start();
     let allow = format!("[\"{}\"]", server.url());
-    let policy = format!("[net]\nallow = {allow}\n\n[[net.private]]\ncidr = \"127.0.0.1/32\"\ntools = [\"*\"]\n");
+    let policy = format!(
+        "[net]\nallow = {allow}\n\n[[net.private]]\ncidr = \"127.0.0.1/32\"\ntools = [\"*\"]\n"
+    );
     let rt = runtime_with(&policy, None);
     // A response of several hyper buffers and outgoing chunks, read whole.
     let t = load_with(
@@ -236,7 +238,9 @@ async fn requests_in_flight_are_capped_and_the_cap_is_the_host_memory_limit() {
     let server = Server::start();
     let allow = format!("[\"{}\"]", server.url());
     let rt = runtime_with(
-        &format!("[net]\nallow = {allow}\n\n[[net.private]]\ncidr = \"127.0.0.1/32\"\ntools = [\"*\"]\n"),
+        &format!(
+            "[net]\nallow = {allow}\n\n[[net.private]]\ncidr = \"127.0.0.1/32\"\ntools = [\"*\"]\n"
+        ),
         None,
     );
     let t = load_with(
