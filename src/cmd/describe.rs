@@ -6,38 +6,21 @@
 //! own account of itself, under default limits and no grant.
 
 use crate::flags::DescribeArgs;
-use crate::report::usage;
 
 pub fn run(a: DescribeArgs) -> anyhow::Result<i32> {
     let tool = match super::trust::manifest_for(&a.tool, &a.manifest) {
         Some(manifest) => {
-            let op = super::trust::load(&a.trust)?;
-            let state = match a.state.clone().or_else(crate::paths::state_dir) {
-                Some(dir) => Some(std::path::absolute(&dir).map_err(|e| {
-                    usage(
-                        format!("cannot resolve --state {}: {e}", dir.display()),
-                        None,
-                    )
-                })?),
-                None => None,
-            };
-            let mut b = wasmgov::Runtime::builder()
-                .allocator(wasmgov::Allocator::OnDemand)
-                .policy(op.policy)
-                .allow_unsigned(a.allow_unsigned);
-            if let Some(t) = op.trust {
-                b = b.trust(t);
-            }
-            if let Some(r) = op.revoked {
-                b = b.revoked(r);
-            }
-            for f in &op.files {
-                b = b.protect(f);
-            }
+            let state = super::state_dir(&a.state)?;
+            let mut b = super::operator_builder(
+                super::trust::load(&a.trust)?,
+                state.as_deref(),
+                a.allow_unsigned,
+            );
             if let Some(dir) = &state {
+                // `describe` runs the tool: it is audited like any call.
                 let audit =
                     wasmgov::Audit::file(dir.join("audit.jsonl")).map_err(wasmgov::Error::Audit)?;
-                b = b.state_dir(dir).cache_dir(dir.join("cache")).audit(audit);
+                b = b.audit(audit);
             }
             let rt = b.build()?;
             let opts = wasmgov::LoadOptions {

@@ -10,7 +10,7 @@ mod run;
 mod trust;
 mod verify;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::flags::{Cli, Command, ManifestCommand};
 use crate::report::usage;
@@ -57,6 +57,47 @@ pub(crate) fn cli_runtime(state: Option<&Path>) -> anyhow::Result<wasmgov::Runti
         b = b.cache_dir(dir.join("cache")).audit(audit);
     }
     Ok(b.build()?)
+}
+
+/// The state directory: `--state`, else `$XDG_STATE_HOME/wasmgov`. Absolute, so a relative
+/// `--state` means the same directory to the ratchet and the compile cache (which requires an
+/// absolute path).
+pub(crate) fn state_dir(explicit: &Option<PathBuf>) -> anyhow::Result<Option<PathBuf>> {
+    match explicit.clone().or_else(crate::paths::state_dir) {
+        Some(dir) => Ok(Some(std::path::absolute(&dir).map_err(|e| {
+            crate::report::usage(
+                format!("cannot resolve --state {}: {e}", dir.display()),
+                None,
+            )
+        })?)),
+        None => Ok(None),
+    }
+}
+
+/// A one-shot runtime under the operator's policy, trust store and revoked keys (whose files no
+/// tool may have bound), with the ratchet and the compile cache in `state`.
+pub(crate) fn operator_builder(
+    op: trust::Operator,
+    state: Option<&Path>,
+    allow_unsigned: bool,
+) -> wasmgov::RuntimeBuilder {
+    let mut b = wasmgov::Runtime::builder()
+        .allocator(wasmgov::Allocator::OnDemand)
+        .policy(op.policy)
+        .allow_unsigned(allow_unsigned);
+    if let Some(t) = op.trust {
+        b = b.trust(t);
+    }
+    if let Some(r) = op.revoked {
+        b = b.revoked(r);
+    }
+    for f in &op.files {
+        b = b.protect(f);
+    }
+    if let Some(dir) = state {
+        b = b.state_dir(dir).cache_dir(dir.join("cache"));
+    }
+    b
 }
 
 /// A current-thread tokio runtime for one call.

@@ -20,37 +20,15 @@ pub fn run(a: RunArgs) -> anyhow::Result<i32> {
         return Err(usage(format!("--{flag}: {why}"), None));
     }
     let input = read_input(&a)?;
-    let op = super::trust::load(&a.trust)?;
-    // Absolute, so a relative `--state` means the same directory to the ratchet and the
-    // compile cache (which requires an absolute path).
-    let state = match a.state.clone().or_else(crate::paths::state_dir) {
-        Some(dir) => Some(std::path::absolute(&dir).map_err(|e| {
-            usage(
-                format!("cannot resolve --state {}: {e}", dir.display()),
-                None,
-            )
-        })?),
-        None => None,
-    };
-    let mut builder = wasmgov::Runtime::builder()
-        .allocator(wasmgov::Allocator::OnDemand)
-        .policy(op.policy)
-        .allow_unsigned(a.allow_unsigned);
-    if let Some(t) = op.trust {
-        builder = builder.trust(t);
-    }
-    if let Some(r) = op.revoked {
-        builder = builder.revoked(r);
-    }
-    for f in &op.files {
-        builder = builder.protect(f);
-    }
+    let state = super::state_dir(&a.state)?;
+    let mut builder = super::operator_builder(
+        super::trust::load(&a.trust)?,
+        state.as_deref(),
+        a.allow_unsigned,
+    );
     // The checkpoint key signs the audit log: a tool that could read it could forge checkpoints.
     if let Some(k) = &a.audit_key {
         builder = builder.protect(k);
-    }
-    if let Some(dir) = &state {
-        builder = builder.state_dir(dir).cache_dir(dir.join("cache"));
     }
     builder = builder.audit(super::audit::open_for_run(&a, state.as_deref())?);
     let rt = builder.build()?;
