@@ -546,6 +546,26 @@ impl Policy {
                     )
                     .into());
             }
+            // A read-write bind holding another bind's directory lets its tool rename that
+            // directory and plant a symlink in its place, which the other tool's next load
+            // (another process, another replica) would follow. Refused across all entries,
+            // whoever they are for: one grant's nesting check cannot see another tool's.
+            if let Some((j, _)) = binds.iter().enumerate().find(|(_, o)| {
+                (o.access == Access::ReadWrite && strictly_inside(&b.host, &o.host))
+                    || (b.access == Access::ReadWrite && strictly_inside(&o.host, &b.host))
+            }) {
+                return Err(bad_with(
+                    doc.error_at(
+                        &format!("{field}.host"),
+                        format!(
+                            "`{}` and binds[{j}] nest, and the outer one is read-write: its tool \
+                             could replace the inner directory with a symlink",
+                            b.host.display()
+                        ),
+                    ),
+                    "bind directories side by side, not one inside a read-write other",
+                ));
+            }
             binds.push(BindRule {
                 tools,
                 guest: b.guest,
@@ -696,6 +716,32 @@ impl Policy {
             }),
             _ => Ok(()),
         }
+    }
+}
+
+/// Whether `inner` is a directory strictly below `outer`, as written and, where both exist, as
+/// resolved (so a symlinked spelling does not hide the nesting).
+fn strictly_inside(inner: &Path, outer: &Path) -> bool {
+    let lexical = |p: &Path| -> PathBuf {
+        let mut out = PathBuf::new();
+        for c in p.components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                std::path::Component::CurDir => {}
+                c => out.push(c),
+            }
+        }
+        out
+    };
+    let below = |i: &Path, o: &Path| i != o && i.starts_with(o);
+    if below(&lexical(inner), &lexical(outer)) {
+        return true;
+    }
+    match (std::fs::canonicalize(inner), std::fs::canonicalize(outer)) {
+        (Ok(i), Ok(o)) => below(&i, &o),
+        _ => false,
     }
 }
 
@@ -980,5 +1026,63 @@ tools = ["fetch-weather"]
         let mut bom = vec![0xEF, 0xBB, 0xBF];
         bom.extend_from_slice(good.as_bytes());
         assert!(Policy::parse(&bom).is_err());
+    }
+
+    #[test]
+    fn a_read_write_bind_may_not_hold_another_tools_bind() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("root");
+        std::fs::create_dir_all(root.join("docs")).unwrap();
+        std::os::unix::fs::symlink(root.join("docs"), d.path().join("alias")).unwrap();
+        let bind = |tool: &str, guest: &str, host: &Path, access: &str| {
+            format!(
+                "[[binds]]\ntools = [\"{tool}\"]\nguest = \"{guest}\"\nhost = \"{}\"\naccess = \"{access}\"\n",
+                host.display()
+            )
+        };
+        let docs = root.join("docs");
+        let alias = d.path().join("alias");
+        for (first, second) in [
+            // The review's layout, with the two binds given to two different tools.
+            (
+                bind("writer", "/work", &root, "read-write"),
+                bind("reader", "/docs", &docs, "read"),
+            ),
+            // Either order.
+            (
+                bind("reader", "/docs", &docs, "read"),
+                bind("writer", "/work", &root, "read-write"),
+            ),
+            // A symlinked spelling of the inner directory.
+            (
+                bind("writer", "/work", &root, "read-write"),
+                bind("reader", "/docs", &alias, "read"),
+            ),
+            // `..` in the spelling.
+            (
+                bind("writer", "/work", &root, "read-write"),
+                bind("reader", "/docs", &root.join("x/../docs"), "read"),
+            ),
+        ] {
+            let e = Policy::parse(format!("{first}{second}").as_bytes()).unwrap_err();
+            assert!(e.to_string().contains("nest"), "{e}");
+        }
+        // Side by side, or a read-only outer bind, is fine.
+        let other = d.path().join("other");
+        std::fs::create_dir_all(&other).unwrap();
+        for ok in [
+            format!(
+                "{}{}",
+                bind("writer", "/work", &other, "read-write"),
+                bind("reader", "/docs", &docs, "read")
+            ),
+            format!(
+                "{}{}",
+                bind("a", "/all", &root, "read"),
+                bind("b", "/docs", &docs, "read")
+            ),
+        ] {
+            Policy::parse(ok.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{ok}"));
+        }
     }
 }
