@@ -676,7 +676,8 @@ fn every_import_the_linker_serves_is_generated_with_tracing() {
     // (resource drops are not host calls that do anything a grant covers; bindgen never
     // traces them). An upgrade that drops the flag anywhere fails here.
     // `--filter-platform` for the host: a fresh machine's registry holds only the crates this
-    // platform builds with, and an unfiltered `--offline` resolve wants every platform's.
+    // platform builds with, and an unfiltered resolve wants (downloads) every platform's.
+    // Filtered, cargo needs nothing the build did not already fetch.
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let vv = std::process::Command::new(rustc)
         .arg("-vV")
@@ -687,8 +688,13 @@ fn every_import_the_linker_serves_is_generated_with_tracing() {
         .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
         .expect("rustc -vV names the host");
     let out = std::process::Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--offline"])
-        .args(["--filter-platform", &host])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--filter-platform",
+            &host,
+        ])
         .current_dir(crate::support::root())
         .output()
         .expect("cargo metadata");
