@@ -35,6 +35,14 @@ pub enum SecretSource {
 }
 
 impl SecretSource {
+    /// The file the value is read from, if it comes from one (a path no bind may reach).
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            Self::File(p) => Some(p),
+            Self::Env(_) => None,
+        }
+    }
+
     /// Read the value. Trailing newlines of a file are removed.
     pub fn read(&self) -> std::io::Result<String> {
         match self {

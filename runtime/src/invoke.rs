@@ -99,7 +99,6 @@ pub(crate) async fn invoke(
         Action::Call(i) => i,
         Action::Describe => &[],
     };
-    crate::audit::capture::register_router();
     let start = Instant::now();
     let is_command = matches!(prepared, Prepared::Command(_));
     config.memory = limits.memory;

@@ -118,6 +118,8 @@ impl RuntimeBuilder {
 
     /// Build the engine, the linker and the epoch thread.
     pub fn build(self) -> Result<Runtime, Error> {
+        // Before any call of any runtime hits an import callsite (see `register_router`).
+        crate::audit::capture::register_router();
         // The ratchet and (by default) the audit log live here: trusted only if private.
         if let Some(dir) = &self.state_dir {
             crate::private_dir::ensure(dir)?;
@@ -141,10 +143,12 @@ impl RuntimeBuilder {
         protected.extend(self.audit.as_ref().map(|a| a.path().to_path_buf()));
         // Every secret file the policy names, whichever tool it is for: a bind must never
         // let one tool read what is provisioned for another.
-        protected.extend(policy.secrets.values().filter_map(|r| match &r.source {
-            SecretSource::File(p) => Some(p.clone()),
-            SecretSource::Env(_) => None,
-        }));
+        protected.extend(
+            policy
+                .secrets
+                .values()
+                .filter_map(|r| r.source.file().map(Path::to_path_buf)),
+        );
         let protected = protected.iter().flat_map(|p| protected_forms(p)).collect();
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
@@ -269,11 +273,8 @@ impl Runtime {
         let cli_secrets: Vec<PathBuf> = opts
             .secrets
             .iter()
-            .filter_map(|(_, s)| match s {
-                SecretSource::File(p) => Some(p),
-                SecretSource::Env(_) => None,
-            })
-            .flat_map(|p| protected_forms(p))
+            .filter_map(|(_, s)| s.file())
+            .flat_map(protected_forms)
             .collect();
         for f in &verified.grant.fs {
             if let Some(p) = inner

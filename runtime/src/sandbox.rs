@@ -98,9 +98,6 @@ pub(crate) fn config_for(
         net,
         secrets,
         timeout: Some(grant.limits.timeout),
-        host_memory: grant.limits.host_memory,
-        write_bytes: grant.limits.write,
-        write_files: grant.limits.files,
         ..SandboxConfig::default()
     })
 }
