@@ -39,6 +39,85 @@ pub enum Command {
     /// Check or read an audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Serve the signed tool packages of a directory to MCP clients (stdio, or streamable HTTP
+    /// with --http).
+    Serve(Box<ServeArgs>),
+    /// Bearer tokens for `wasmgov serve --tokens`.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `wasmgov serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Directory of tool packages: NAME.wasm + NAME.toml + NAME.toml.sig each. Only signed,
+    /// verified packages are served; the directory is watched and reloaded.
+    #[arg(long, value_name = "DIR")]
+    pub tools: PathBuf,
+    /// Serve streamable HTTP at ADDR (`/mcp`, `/healthz`, `/readyz`), e.g. 127.0.0.1:8787
+    /// (port 0 picks one). Without it: MCP over stdin/stdout.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
+    /// Hashed bearer tokens (`SUBJECT sha256:HEX` lines; `wasmgov token add`). Required to
+    /// listen on a non-loopback address.
+    #[arg(long, value_name = "FILE")]
+    pub tokens: Option<PathBuf>,
+    /// Also accept this Host header (`name:port`), e.g. the Service name behind a load balancer.
+    #[arg(long = "allow-host", value_name = "HOST:PORT")]
+    pub allow_host: Vec<String>,
+    /// Also accept this Origin header (`scheme://host:port`).
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origin: Vec<String>,
+    /// Calls that run at once. Default 16.
+    #[arg(long = "max-concurrent", value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_concurrent: u32,
+    /// Calls that may wait for a slot; beyond them a call is answered error[busy] at once.
+    /// Default 64.
+    #[arg(long = "max-queued", value_name = "N", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub max_queued: u32,
+    /// Largest request body (HTTP) or message line (stdio), e.g. `1MiB`. Default 4 MiB.
+    #[arg(long = "max-body", value_name = "SIZE")]
+    pub max_body: Option<wasmgov::limits::ByteSize>,
+    /// How long SIGTERM waits for calls in flight before stopping them, e.g. `30s`.
+    #[arg(long = "drain-timeout", value_name = "DUR", default_value = "30s")]
+    pub drain_timeout: wasmgov::limits::HumanDuration,
+    /// Print what would be served and why each other package would not, then exit (0 when
+    /// every package would be served, 3 otherwise).
+    #[arg(long)]
+    pub check: bool,
+    /// Audit log. Default: STATE/audit.jsonl.
+    #[arg(long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
+    /// Write each call's audit records to stable storage before its result is returned
+    /// (an fsync per call). Default: on.
+    #[arg(long = "audit-fsync", value_name = "BOOL", default_value_t = true,
+          action = clap::ArgAction::Set)]
+    pub audit_fsync: bool,
+    /// State directory (ratchet, compile cache). Default: $XDG_STATE_HOME/wasmgov.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    #[command(flatten)]
+    pub trust: TrustFlags,
+}
+
+/// `wasmgov token ...`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a new bearer token for SUBJECT: append its hash to FILE (created 0600) and print
+    /// the token once on stdout.
+    Add(TokenAddArgs),
+}
+
+/// `wasmgov token add`.
+#[derive(Debug, Args)]
+pub struct TokenAddArgs {
+    /// Who the token authenticates (the policy's `[[callers]] subjects`).
+    pub subject: String,
+    /// The token file of `wasmgov serve --tokens`.
+    #[arg(long, value_name = "FILE")]
+    pub tokens: PathBuf,
 }
 
 /// `wasmgov audit ...`.

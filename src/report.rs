@@ -30,6 +30,12 @@ pub fn error(e: &anyhow::Error) -> i32 {
         (w.kind(), w.exit_code(), w.hint())
     } else if let Some(u) = e.downcast_ref::<Usage>() {
         ("usage", 2, u.hint.clone())
+    } else if let Some(crate::cmd::serve::Failed(f)) = e.downcast_ref() {
+        let code = match f {
+            wasmgov_serve::ServeError::Bind(..) | wasmgov_serve::ServeError::Stdio(_) => 6,
+            _ => 2,
+        };
+        (f.kind(), code, f.hint())
     } else {
         (
             "internal",

@@ -219,6 +219,59 @@ pub struct MinSequence {
     pub sequence: u64,
 }
 
+/// `[[callers]]`: which authenticated callers (a bearer token's subject) may list and call which
+/// tools of a server. With no `[[callers]]` entry, every authenticated caller may call every
+/// served tool; with any, a caller may call only what an entry names for it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallerRule {
+    /// Subjects (exact, or `*` for every authenticated caller).
+    pub subjects: Vec<Subject>,
+    /// Tool name patterns these subjects may call.
+    pub tools: Vec<ToolPattern>,
+}
+
+/// A caller's subject: 1–128 bytes of `A-Z a-z 0-9 . _ @ + : / -`, or `*`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Subject(String);
+
+impl<'de> Deserialize<'de> for Subject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::names::deserialize_parsed(d, "subject")
+    }
+}
+
+impl Subject {
+    /// The subject as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::str::FromStr for Subject {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let ok = s == "*"
+            || (!s.is_empty()
+                && s.len() <= 128
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._@+:/-".contains(&b)));
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(format!(
+                "invalid subject `{s}`: expected 1-128 of A-Z a-z 0-9 . _ @ + : / - (or `*`)"
+            ))
+        }
+    }
+}
+
 /// Whether any of `patterns` matches `name`.
 pub fn any_matches(patterns: &[ToolPattern], name: &ToolName) -> bool {
     patterns.iter().any(|p| p.matches(name))
@@ -331,6 +384,8 @@ struct PolicyFile {
     binds: Vec<BindFile>,
     #[serde(default)]
     secrets: BTreeMap<String, SecretFile>,
+    #[serde(default)]
+    callers: Vec<CallerRule>,
 }
 
 /// A parsed, validated operator policy.
@@ -352,6 +407,8 @@ pub struct Policy {
     pub binds: Vec<BindRule>,
     /// Secrets: source, host and tools, by name.
     pub secrets: BTreeMap<EnvVarName, SecretRule>,
+    /// Which authenticated callers of a server may call which tools.
+    pub callers: Vec<CallerRule>,
     digest: Sha256Digest,
     path: Option<PathBuf>,
     builtin: bool,
@@ -412,6 +469,7 @@ impl Policy {
             fs_roots: None,
             binds: Vec::new(),
             secrets: BTreeMap::new(),
+            callers: Vec::new(),
             digest: Sha256Digest::of(BUILTIN_POLICY_TOML.as_bytes()),
             path: None,
             builtin: true,
@@ -639,6 +697,7 @@ impl Policy {
             fs_roots: f.fs.roots,
             binds,
             secrets,
+            callers: f.callers,
             digest,
             path: None,
             builtin: false,
@@ -689,6 +748,15 @@ impl Policy {
     /// The index of the first `[net] allow` entry that covers `p`.
     pub fn allow_entry_for(&self, p: &NetPattern) -> Option<usize> {
         self.net.allow.iter().position(|a| a.covers(p))
+    }
+
+    /// Whether an authenticated caller with `subject` may call `tool` (`[[callers]]`).
+    pub fn may_call(&self, subject: &str, tool: &ToolName) -> bool {
+        self.callers.is_empty()
+            || self.callers.iter().any(|c| {
+                c.subjects.iter().any(|s| s.0 == "*" || s.0 == subject)
+                    && any_matches(&c.tools, tool)
+            })
     }
 
     /// The `[[min-sequence]]` floor for `tool`, with its index.

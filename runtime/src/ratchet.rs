@@ -1,10 +1,15 @@
-//! The rollback ratchet: per tool name, whichever trusted key signed, the highest `sequence`
-//! accepted and the SHA-256 of that manifest.
+//! The rollback ratchet: per tool name and publisher, whichever trusted key signed, the highest
+//! `sequence` accepted and the SHA-256 of that manifest.
 //!
 //! A lower sequence is a rollback, the same sequence with other bytes is equivocation, whoever
-//! signed either; both are refused and leave the state unchanged. Keying on the tool name alone
-//! is what keeps key rotation safe: while an old and a new key are both trusted, an old release
-//! signed by the old key is still older than what the new key published. (The policy's
+//! signed either; both are refused and leave the state unchanged. Keying on the tool name and the
+//! manifest's publisher, not the key, is what keeps key rotation safe: while an old and a new key
+//! are both trusted, an old release signed by the old key is still older than what the new key
+//! published. The publisher is part of the key because two publishers may ship tools of one name
+//! (a server serves both, under names that say whose they are): one publisher's releases cannot
+//! be another's rollback, and the manifest's publisher must be its signer's principal, so no
+//! publisher can present a release as another's. An entry keyed on the bare tool name (written
+//! before the publisher was part of the key) stays a floor for every publisher of that name. (The policy's
 //! `[[min-sequence]]` adds a floor from config; [`crate::policy::Policy::check_min_sequence`].)
 //!
 //! The state is `ratchet.json` in the state directory. It is written atomically (a temp file in
@@ -303,16 +308,20 @@ impl Ratchet {
     pub fn check_and_advance(&self, verified: &Verified) -> Result<Advance, RatchetError> {
         match &verified.signer {
             None => Ok(Advance::Unsigned),
-            Some(s) => self.check_and_advance_raw(
-                verified.manifest.tool.name.as_str(),
-                &s.fingerprint,
-                verified.manifest.tool.sequence,
-                &verified.manifest_sha256,
-            ),
+            Some(s) => {
+                let tool = &verified.manifest.tool;
+                self.advance(
+                    &entry_key(tool.name.as_str(), &tool.publisher),
+                    Some(tool.name.as_str()),
+                    &s.fingerprint,
+                    tool.sequence,
+                    &verified.manifest_sha256,
+                )
+            }
         }
     }
 
-    /// [`Ratchet::check_and_advance`] on plain values.
+    /// [`Ratchet::check_and_advance`] on plain values, keyed on `tool` alone.
     pub fn check_and_advance_raw(
         &self,
         tool: &str,
@@ -320,9 +329,38 @@ impl Ratchet {
         sequence: u64,
         manifest_sha256: &Sha256Digest,
     ) -> Result<Advance, RatchetError> {
+        self.advance(tool, None, fingerprint, sequence, manifest_sha256)
+    }
+
+    /// Check `sequence` against the entry at `key` and, when given, the bare-name entry
+    /// `floor` (older state: a floor for every publisher), then record it at `key`.
+    fn advance(
+        &self,
+        tool: &str,
+        floor: Option<&str>,
+        fingerprint: &str,
+        sequence: u64,
+        manifest_sha256: &Sha256Digest,
+    ) -> Result<Advance, RatchetError> {
         let _lock = self.lock()?;
         let mut state = self.load()?;
         self.remove_stale_temps();
+        if let Some(e) = floor.and_then(|f| state.tools.get(f))
+            && (sequence < e.sequence
+                || (sequence == e.sequence
+                    && e.manifest_sha256.as_deref() != Some(manifest_sha256.as_str())))
+        {
+            return Err(RatchetError::Rollback {
+                tool: tool.to_owned(),
+                sequence,
+                seen: e.sequence,
+                origin: format!(
+                    "already accepted for this tool name before releases were kept per \
+                     publisher (signed by key {})",
+                    e.key
+                ),
+            });
+        }
         let advance = match state.tools.get(tool) {
             Some(e) if sequence < e.sequence => {
                 return Err(RatchetError::Rollback {
@@ -367,6 +405,12 @@ impl Ratchet {
         self.store(&state)?;
         Ok(advance)
     }
+}
+
+/// The state's key of a tool: its name and publisher (a space never occurs in a tool name, so
+/// it cannot meet a bare-name key).
+pub fn entry_key(tool: &str, publisher: &str) -> String {
+    format!("{tool} {publisher}")
 }
 
 #[cfg(test)]
@@ -575,5 +619,61 @@ mod tests {
         }
         let r = Ratchet::open(dir.path()).unwrap();
         assert_eq!(r.get("t").unwrap().unwrap().sequence, 16);
+    }
+}
+
+#[cfg(test)]
+mod publisher_tests {
+    use super::*;
+
+    fn d(s: &str) -> Sha256Digest {
+        Sha256Digest::of(s.as_bytes())
+    }
+
+    #[test]
+    fn two_publishers_of_one_name_keep_their_own_floors_and_a_bare_name_entry_binds_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Ratchet::open(&dir.path().join("state")).unwrap();
+        let (a, b) = (entry_key("t", "a@x"), entry_key("t", "b@x"));
+        assert_eq!(
+            r.advance(&a, Some("t"), "SHA256:a", 9, &d("a9")).unwrap(),
+            Advance::First
+        );
+        // b's first release at 1 is not a rollback of a's 9, and the same sequence with other
+        // bytes is not an equivocation between publishers.
+        assert_eq!(
+            r.advance(&b, Some("t"), "SHA256:b", 1, &d("b1")).unwrap(),
+            Advance::First
+        );
+        assert_eq!(
+            r.advance(&b, Some("t"), "SHA256:b", 9, &d("b9")).unwrap(),
+            Advance::Newer { from: 1 }
+        );
+        assert_eq!(
+            r.advance(&a, Some("t"), "SHA256:a", 8, &d("a8"))
+                .unwrap_err()
+                .kind(),
+            "rollback"
+        );
+        // A bare-name entry from older state is a floor for every publisher.
+        r.check_and_advance_raw("u", "SHA256:old", 5, &d("u5"))
+            .unwrap();
+        let c = entry_key("u", "c@x");
+        assert_eq!(
+            r.advance(&c, Some("u"), "SHA256:c", 4, &d("c4"))
+                .unwrap_err()
+                .kind(),
+            "rollback"
+        );
+        assert_eq!(
+            r.advance(&c, Some("u"), "SHA256:c", 5, &d("other"))
+                .unwrap_err()
+                .kind(),
+            "rollback"
+        );
+        assert_eq!(
+            r.advance(&c, Some("u"), "SHA256:c", 5, &d("u5")).unwrap(),
+            Advance::First
+        );
     }
 }

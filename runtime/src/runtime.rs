@@ -409,6 +409,15 @@ pub struct Tool {
     inner: Arc<ToolInner>,
 }
 
+impl std::fmt::Debug for Tool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tool")
+            .field("label", &self.inner.label)
+            .field("sha256", &self.inner.info.sha256)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Options of one call. They can only narrow what the tool's grant allows.
 #[derive(Debug, Clone, Default)]
 pub struct CallOptions {
@@ -418,6 +427,9 @@ pub struct CallOptions {
     pub caller: Option<String>,
     /// The call's id in the audit log (default: generated).
     pub call_id: Option<String>,
+    /// Where the call came from (transport, request id, client, …): written into the `start`
+    /// record as `context`, grants nothing.
+    pub context: std::collections::BTreeMap<String, String>,
     /// Cancels the call from outside.
     pub cancel: Option<CancelToken>,
     /// What to do when every call slot is taken.
@@ -516,6 +528,7 @@ impl Tool {
                     limits,
                     call_id: opts.call_id.as_deref(),
                     caller: opts.caller.as_deref(),
+                    context: &opts.context,
                 };
                 match a.begin(start).await {
                     Ok(c) => Some(c),

@@ -7,6 +7,8 @@ mod inspect;
 mod keys;
 mod pin;
 mod run;
+pub(crate) mod serve;
+mod token;
 mod trust;
 mod verify;
 
@@ -27,6 +29,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Pin(a) => pin::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Audit(c) => audit::run(c),
+        Command::Serve(a) => serve::run(*a),
+        Command::Token(c) => token::run(c),
         Command::Manifest(ManifestCommand::Schema) => {
             println!("{}", wasmgov::manifest::Manifest::json_schema());
             Ok(0)

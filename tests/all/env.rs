@@ -79,8 +79,7 @@ async fn an_undeclared_variable_cannot_be_handed_in() {
         ..Default::default()
     };
     let e = crate::caps::load_with(&rt, "hostile-env", "\n[env]\nvars = [\"LANG\"]\n", &opts)
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(e.to_string().contains("AWS_SECRET_ACCESS_KEY"), "{e}");
     assert_eq!(e.exit_code(), 3);
 }

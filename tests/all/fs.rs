@@ -211,8 +211,7 @@ fn binding_a_protected_or_escaping_host_path_is_refused() {
             "\n[[fs]]\nguest = \"/data\"\naccess = \"read\"\n",
             &opts,
         )
-        .err()
-        .expect("refused");
+        .expect_err("refused");
         assert_eq!(e.exit_code(), 3, "{e}");
     }
 }

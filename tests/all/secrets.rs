@@ -150,9 +150,7 @@ async fn a_secret_that_cannot_be_read_fails_the_load_without_leaking() {
         secrets: vec![("API_TOKEN".into(), SecretSource::File(bad))],
         ..Default::default()
     };
-    let e = load_with(&s.rt, "call-api", &s.manifest, &opts)
-        .err()
-        .expect("refused");
+    let e = load_with(&s.rt, "call-api", &s.manifest, &opts).expect_err("refused");
     assert!(!e.to_string().contains(CANARY), "{e}");
     // A secret the manifest does not declare cannot be handed in.
     let opts = LoadOptions {
@@ -162,9 +160,7 @@ async fn a_secret_that_cannot_be_read_fails_the_load_without_leaking() {
         )],
         ..s.opts.clone()
     };
-    let e = load_with(&s.rt, "call-api", &s.manifest, &opts)
-        .err()
-        .expect("refused");
+    let e = load_with(&s.rt, "call-api", &s.manifest, &opts).expect_err("refused");
     assert!(e.to_string().contains("--secret OTHER"), "{e}");
 }
 
@@ -197,9 +193,7 @@ async fn secret_is_never_sent_to_another_tools_host() {
     );
     // Another tool (the review's search-x), on its own host or on the secret's host.
     for host in [s.other.url(), s.api.url()] {
-        let e = load_with(&rt, "hostile-net", &claim(&host), &none)
-            .err()
-            .expect("refused");
+        let e = load_with(&rt, "hostile-net", &claim(&host), &none).expect_err("refused");
         assert_eq!(e.kind(), "policy", "{e}");
         assert!(
             e.to_string()
@@ -208,21 +202,16 @@ async fn secret_is_never_sent_to_another_tools_host() {
         );
     }
     // The right tool asking for it on another (allowed) host.
-    let e = load_with(&rt, "call-api", &claim(&s.other.url()), &none)
-        .err()
-        .expect("refused");
+    let e = load_with(&rt, "call-api", &claim(&s.other.url()), &none).expect_err("refused");
     assert!(e.to_string().contains("may go only to"), "{e}");
     // An unsigned manifest named call-api (anyone who can write beside the .wasm).
-    let e = load_unsigned(&rt, "call-api", &s.manifest, &none)
-        .err()
-        .expect("refused");
+    let e = load_unsigned(&rt, "call-api", &s.manifest, &none).expect_err("refused");
     assert!(
         e.to_string().contains("unsigned tool gets no secret"),
         "{e}"
     );
     let e = load_unsigned(&rt, "call-api", &s.manifest, &s.opts)
-        .err()
-        .expect("refused with --secret too");
+        .expect_err("refused with --secret too");
     assert!(
         e.to_string().contains("unsigned tool gets no secret"),
         "{e}"

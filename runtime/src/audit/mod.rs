@@ -317,6 +317,12 @@ impl Audit {
                 load: start.load,
                 action,
                 caller: start.caller.map(record::cap_text),
+                context: start
+                    .context
+                    .iter()
+                    .take(MAX_CONTEXT_ENTRIES)
+                    .map(|(k, v)| (record::cap_text(k), record::cap_text(v)))
+                    .collect(),
                 input_size: input.len() as u64,
                 input_sha256: record::sha256_hex(input),
                 limits: start.limits,
@@ -340,7 +346,11 @@ pub(crate) struct Start<'a> {
     pub(crate) limits: Limits,
     pub(crate) call_id: Option<&'a str>,
     pub(crate) caller: Option<&'a str>,
+    pub(crate) context: &'a std::collections::BTreeMap<String, String>,
 }
+
+/// Most `context` entries a `start` record keeps (each key and value is capped like `caller`).
+const MAX_CONTEXT_ENTRIES: usize = 16;
 
 /// The label and `load` record of a tool.
 pub(crate) fn load_info(

@@ -40,6 +40,10 @@ pub enum Body {
         /// Who called (as the embedder said; grants nothing).
         #[serde(skip_serializing_if = "Option::is_none")]
         caller: Option<String>,
+        /// Where the call came from, as the embedder said (`transport`, `mcp-request`,
+        /// `subject`, `client`, …; grants nothing).
+        #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        context: std::collections::BTreeMap<String, String>,
         /// Size of the input in bytes (the input itself is never logged).
         input_size: u64,
         /// SHA-256 of the input, so an operator holding the input can prove which one it was.

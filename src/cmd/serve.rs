@@ -1,0 +1,246 @@
+//! `wasmgov serve`: the signed tool packages of a directory as an MCP server.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use wasmgov_serve::{
+    Catalog, HttpListener, HttpOptions, ServeError, Server, ServerOptions, Tokens,
+};
+
+use crate::flags::ServeArgs;
+use crate::report::usage;
+
+/// Largest `--max-body`.
+const MAX_BODY_CEILING: u64 = 64 * 1024 * 1024;
+/// Default `--max-body`.
+const DEFAULT_MAX_BODY: u64 = 4 * 1024 * 1024;
+
+/// A server failure as the CLI reports it.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct Failed(#[from] pub ServeError);
+
+/// Run `wasmgov serve`.
+pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
+    if !a.tools.is_dir() {
+        return Err(usage(
+            format!("--tools {} is not a directory", a.tools.display()),
+            Some("give the directory of NAME.wasm + NAME.toml + NAME.toml.sig packages".into()),
+        ));
+    }
+    let max_body = a.max_body.map_or(DEFAULT_MAX_BODY, |b| b.0);
+    if !(1024..=MAX_BODY_CEILING).contains(&max_body) {
+        return Err(usage(
+            format!("--max-body {max_body} bytes is outside 1 KiB ..= 64 MiB"),
+            None,
+        ));
+    }
+    let tokens = match &a.tokens {
+        Some(p) => Some(Tokens::load(p).map_err(ServeError::from).map_err(Failed)?),
+        None => None,
+    };
+    if a.http.is_none() && tokens.is_some() {
+        return Err(usage(
+            "--tokens authenticates HTTP callers; stdio has none",
+            Some("add --http ADDR, or drop --tokens".into()),
+        ));
+    }
+    let state = super::state_dir(&a.state)?;
+    let op = super::trust::load(&a.trust)?;
+    if a.http.is_some() && !op.policy.callers.is_empty() && tokens.is_none() {
+        return Err(Failed(ServeError::CallersWithoutTokens).into());
+    }
+    let audit_path = match (&a.audit, &state) {
+        (Some(p), _) => p.clone(),
+        (None, Some(dir)) => dir.join("audit.jsonl"),
+        (None, None) => {
+            return Err(usage(
+                "no audit log: neither --audit, --state nor $XDG_STATE_HOME/$HOME is set",
+                Some("pass --audit FILE".into()),
+            ));
+        }
+    };
+    let audit = wasmgov::Audit::open(
+        &audit_path,
+        wasmgov::AuditOptions {
+            checkpoint_key: None,
+            fsync: a.audit_fsync,
+        },
+    )
+    .map_err(wasmgov::Error::Audit)?;
+    let rt = super::operator_builder(op, state.as_deref(), false)
+        .allocator(wasmgov::Allocator::Pooling {
+            max_concurrent: a.max_concurrent,
+        })
+        .audit(audit)
+        .build()?;
+    init_logging();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let code = runtime.block_on(serve(a, rt, tokens, max_body as usize));
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    code
+}
+
+/// Diagnostics go to stderr (stdout is the protocol on stdio); `WASMGOV_LOG` sets the filter.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WASMGOV_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,wasmgov_serve=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
+}
+
+async fn scan(rt: &wasmgov::Runtime, dir: &Path) -> anyhow::Result<Catalog> {
+    let rt = rt.clone();
+    let dir = dir.to_path_buf();
+    let handle = tokio::runtime::Handle::current();
+    let shown = dir.clone();
+    tokio::task::spawn_blocking(move || Catalog::scan(&rt, &dir, None, &handle))
+        .await?
+        .map_err(|source| {
+            Failed(ServeError::Dir {
+                path: shown,
+                source,
+            })
+            .into()
+        })
+}
+
+/// `--check`: what would be served, and why not.
+fn print_check(catalog: &Catalog) -> i32 {
+    let mut out = std::io::stdout().lock();
+    for (name, s) in catalog.served() {
+        let m = &s.verified().manifest.tool;
+        let _ = writeln!(
+            out,
+            "serve   {name:<28} {}.toml  {}@{} by {} (sequence {})",
+            s.stem, m.name, m.version, m.publisher, m.sequence
+        );
+    }
+    for r in catalog.refused() {
+        let _ = writeln!(
+            out,
+            "refuse  {:<28} error[{}]: {}",
+            r.stem, r.kind, r.reason
+        );
+        if let Some(h) = &r.hint {
+            let _ = writeln!(out, "        {:<28} hint: {h}", "");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{} served, {} refused",
+        catalog.served().len(),
+        catalog.refused().len()
+    );
+    if catalog.refused().is_empty() { 0 } else { 3 }
+}
+
+async fn serve(
+    a: ServeArgs,
+    rt: wasmgov::Runtime,
+    tokens: Option<Tokens>,
+    max_body: usize,
+) -> anyhow::Result<i32> {
+    let catalog = scan(&rt, &a.tools).await?;
+    if a.check {
+        return Ok(print_check(&catalog));
+    }
+    for r in catalog.refused() {
+        wasmgov_serve::reload::log_refusal(r);
+    }
+    eprintln!(
+        "wasmgov serve: {} tools from {} ({} packages refused; `--check` says why)",
+        catalog.served().len(),
+        a.tools.display(),
+        catalog.refused().len()
+    );
+    let server = Server::new(
+        rt,
+        catalog,
+        ServerOptions {
+            max_concurrent: a.max_concurrent as usize,
+            max_queued: a.max_queued as usize,
+        },
+    );
+    let shutdown = CancellationToken::new();
+    tokio::spawn(wasmgov_serve::reload::watch(
+        server.clone(),
+        a.tools.clone(),
+        shutdown.clone(),
+    ));
+    tokio::spawn(drain_on_signal(
+        server.clone(),
+        a.drain_timeout.0,
+        shutdown.clone(),
+    ));
+    let served = match a.http {
+        Some(addr) => {
+            let listener = HttpListener::bind(HttpOptions {
+                addr,
+                tokens,
+                allowed_hosts: a.allow_host.clone(),
+                allowed_origins: a.allow_origin.clone(),
+                max_body,
+                ..HttpOptions::default()
+            })
+            .await
+            .map_err(Failed)?;
+            eprintln!(
+                "wasmgov serve: listening on http://{}/mcp",
+                listener.local_addr()
+            );
+            listener.run(server, shutdown.clone()).await
+        }
+        None => wasmgov_serve::stdio::serve_stdio(server, max_body, shutdown.clone()).await,
+    };
+    shutdown.cancel();
+    served.map_err(Failed)?;
+    Ok(0)
+}
+
+/// On SIGTERM or SIGINT: stop taking calls, let those in flight finish (up to `grace`), then
+/// stop the transports.
+async fn drain_on_signal(server: Server, grace: Duration, shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::error!("cannot handle SIGTERM; stop the server with SIGKILL");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
+    server.start_draining();
+    let n = server.in_flight();
+    eprintln!("wasmgov serve: draining {n} calls in flight (up to {grace:?})");
+    if tokio::time::timeout(grace, server.drained()).await.is_err() {
+        eprintln!(
+            "wasmgov serve: {} calls still running after {grace:?}: stopping them",
+            server.in_flight()
+        );
+    }
+    shutdown.cancel();
+}
