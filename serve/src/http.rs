@@ -111,9 +111,10 @@ impl HttpListener {
         self.local
     }
 
-    /// Serve until `shutdown` is cancelled: then stop accepting, end open streams and sessions
-    /// (calls in flight see their cancellation), and return once connections closed (or after a
-    /// short grace).
+    /// Serve until `shutdown` is cancelled: then stop accepting, let each connection finish the
+    /// response it is sending (so the answers of drained calls reach their clients), then end
+    /// what is still open — session streams, calls not yet finished (they see their
+    /// cancellation) — and return.
     pub async fn run(self, server: Server, shutdown: CancellationToken) -> Result<(), ServeError> {
         let port = self.local.port();
         let loopback = [
@@ -139,6 +140,9 @@ impl HttpListener {
                 .map(|o| o.to_ascii_lowercase()),
         );
 
+        // Ends rmcp's streams and sessions; cancelled after connections had their grace.
+        let streams = CancellationToken::new();
+        let _streams_end = streams.clone().drop_guard();
         let mut sessions = LocalSessionManager::default();
         sessions.session_config.keep_alive = Some(self.options.session_idle);
         let sessions = Arc::new(sessions);
@@ -146,7 +150,7 @@ impl HttpListener {
             .with_allowed_hosts(hosts.clone())
             .with_allowed_origins(origins.clone())
             .with_max_request_body_bytes(self.options.max_body)
-            .with_cancellation_token(shutdown.child_token());
+            .with_cancellation_token(streams.clone());
         let factory = server.clone();
         let mcp = StreamableHttpService::new(move || Ok(factory.clone()), sessions.clone(), config);
         let guard = Arc::new(Guard {
@@ -199,11 +203,20 @@ impl HttpListener {
             }
         }
         drop(self.listener);
-        if tokio::time::timeout(CLOSE_GRACE, graceful.shutdown())
+        let closing = graceful.shutdown();
+        tokio::pin!(closing);
+        if tokio::time::timeout(CLOSE_GRACE, &mut closing)
             .await
             .is_err()
         {
-            tracing::debug!("connections still open after {CLOSE_GRACE:?}; closing");
+            // Session streams (and anything else long-lived) stay open until told to end.
+            streams.cancel();
+            if tokio::time::timeout(CLOSE_GRACE, &mut closing)
+                .await
+                .is_err()
+            {
+                tracing::debug!("connections still open after {CLOSE_GRACE:?}; closing");
+            }
         }
         Ok(())
     }

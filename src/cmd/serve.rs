@@ -14,6 +14,8 @@ use crate::report::usage;
 
 /// Largest `--max-body`.
 const MAX_BODY_CEILING: u64 = 64 * 1024 * 1024;
+/// How long stdio's transport keeps writing after the drain, so the last responses go out.
+const STDIO_FLUSH: Duration = Duration::from_millis(200);
 /// Default `--max-body`.
 const DEFAULT_MAX_BODY: u64 = 4 * 1024 * 1024;
 
@@ -200,7 +202,18 @@ async fn serve(
             );
             listener.run(server, shutdown.clone()).await
         }
-        None => wasmgov_serve::stdio::serve_stdio(server, max_body, shutdown.clone()).await,
+        None => {
+            let stdio_end = CancellationToken::new();
+            let end = stdio_end.clone();
+            let stop = shutdown.clone();
+            // The last drained call's response is written before the transport is stopped.
+            tokio::spawn(async move {
+                stop.cancelled().await;
+                tokio::time::sleep(STDIO_FLUSH).await;
+                end.cancel();
+            });
+            wasmgov_serve::stdio::serve_stdio(server, max_body, stdio_end).await
+        }
     };
     shutdown.cancel();
     served.map_err(Failed)?;

@@ -19,6 +19,7 @@ mod net;
 mod refuse;
 mod sdk;
 mod secrets;
+mod serve;
 mod signing;
 mod support;
 mod ui;

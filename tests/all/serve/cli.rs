@@ -1,0 +1,208 @@
+//! `wasmgov serve` and `wasmgov token` as a user runs them: `--check`, refusals of unsafe or
+//! absurd flags with their exit codes, token files, and SIGTERM draining the calls in flight.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use super::{Fixture, Pkg};
+use crate::support::{s, wasmgov};
+
+fn serve_args(f: &Fixture) -> Vec<String> {
+    [
+        "serve",
+        "--tools",
+        s(&f.tools),
+        "--trust",
+        s(&f.trust),
+        "--policy",
+        s(&f.policy),
+        "--state",
+        s(&f.state),
+        "--audit",
+        s(&f.audit),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+#[test]
+fn check_prints_what_would_be_served_and_why_not() {
+    let f = Fixture::new("");
+    f.package("text-stats", "text-stats", Pkg::default());
+    let out = wasmgov()
+        .args(serve_args(&f))
+        .arg("--check")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("serve   text-stats"), "{text}");
+    assert!(text.contains("1 served, 0 refused"), "{text}");
+
+    f.package("unsigned", "unit-calc", Pkg::default());
+    std::fs::remove_file(f.tools.join("unsigned.toml.sig")).unwrap();
+    let out = wasmgov()
+        .args(serve_args(&f))
+        .arg("--check")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("refuse  unsigned") && text.contains("error[unsigned]"),
+        "{text}"
+    );
+}
+
+#[test]
+fn unsafe_or_absurd_serve_flags_are_refused_with_a_hint() {
+    let f = Fixture::new("");
+    let (tokens, lax) = (f.dir.path().join("tokens"), f.dir.path().join("lax-tokens"));
+    std::fs::write(&lax, "").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&lax, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (vec!["--http", "0.0.0.0:0"], 2, "error[unauthenticated]"),
+        (
+            vec!["--http", "127.0.0.1:0", "--tokens", s(&lax)],
+            2,
+            "error[tokens]",
+        ),
+        (
+            vec!["--http", "127.0.0.1:0", "--tokens", s(&tokens)],
+            2,
+            "error[tokens]",
+        ),
+        (vec!["--max-body", "1"], 2, "--max-body"),
+        (vec!["--max-concurrent", "0"], 2, "error"),
+        (vec!["--http", "not-an-address"], 2, "error"),
+    ];
+    for (extra, code, want) in cases {
+        let out = wasmgov()
+            .args(serve_args(&f))
+            .args(&extra)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{extra:?}: {err}");
+        assert!(err.contains(want), "{extra:?}: {err}");
+        assert!(out.stdout.is_empty(), "{extra:?}");
+    }
+    let out = wasmgov()
+        .args(["serve", "--tools", s(&f.dir.path().join("missing"))])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn token_add_keeps_only_the_hash_in_a_private_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tokens");
+    let out = wasmgov()
+        .args(["token", "add", "ci-bot", "--tokens", s(&file)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("wgv_") && token.len() > 60, "{token}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(!text.contains(&token));
+    assert!(text.starts_with("ci-bot sha256:"), "{text}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let t = wasmgov_serve::Tokens::load(&file).unwrap();
+    assert_eq!(t.authenticate(&token).unwrap().subject.as_str(), "ci-bot");
+    for bad in ["*", "has space", ""] {
+        let out = wasmgov()
+            .args(["token", "add", bad, "--tokens", s(&file)])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+    }
+}
+
+#[test]
+fn sigterm_lets_calls_in_flight_finish_then_exits() {
+    let f = Fixture::new("");
+    f.package(
+        "sleepy",
+        "hostile-sleep",
+        Pkg {
+            extra: "\n[limits]\ntimeout = \"2s\"\n",
+            ..Pkg::default()
+        },
+    );
+    let bin = assert_cmd::cargo::cargo_bin("wasmgov");
+    let mut child = Command::new(bin)
+        .args(serve_args(&f))
+        .args(["--http", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut port = None;
+    let mut line = String::new();
+    while err.read_line(&mut line).unwrap() > 0 {
+        if let Some(rest) = line
+            .trim()
+            .strip_prefix("wasmgov serve: listening on http://127.0.0.1:")
+        {
+            port = rest.trim_end_matches("/mcp").parse::<u16>().ok();
+            break;
+        }
+        line.clear();
+    }
+    let port = port.expect("a listening line");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let (head, body) = super::http::stateless(
+        addr,
+        "tools/call",
+        Some("sleepy"),
+        serde_json::json!({"name": "sleepy", "arguments": {}}),
+        "",
+    );
+    let call = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "{head}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .unwrap();
+        s.write_all(&body).unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    });
+    // Once the call has started, ask the server to stop.
+    for _ in 0..400 {
+        if std::fs::read_to_string(&f.audit)
+            .unwrap_or_default()
+            .contains("\"action\":\"call\"")
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    // SAFETY: kill(2) on our own child's pid with a valid signal number.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let answer = call.join().unwrap();
+    // The call ran to its own end (its timeout), not cut off by the shutdown.
+    assert!(
+        answer.contains("error[limit-timeout]"),
+        "answer: {answer:?}\naudit: {}",
+        std::fs::read_to_string(&f.audit).unwrap_or_default()
+    );
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let mut rest = String::new();
+    let _ = err.read_to_string(&mut rest);
+    assert!(rest.contains("draining 1 calls"), "{rest}");
+}
