@@ -106,16 +106,31 @@ pub fn row(r: &Value) -> (String, [String; 7]) {
             d.push_str(&format!(", policy {}", short(&s("policy_sha256"))));
             ("load".into(), String::new(), d)
         }
-        "start" => (
-            "start".into(),
-            String::new(),
-            format!(
+        "start" => {
+            let mut d = format!(
                 "{} input {} bytes sha256 {}",
                 s("action"),
                 n("input_size"),
                 short(&s("input_sha256"))
-            ),
-        ),
+            );
+            if let Some(c) = r.get("caller").and_then(Value::as_str) {
+                d.push_str(&format!(", caller {c}"));
+            }
+            // Where it came from: `via stdio mcp-request 7 client claude/1.0 …`.
+            if let Some(ctx) = r.get("context").and_then(Value::as_object) {
+                let mut via = Vec::new();
+                if let Some(t) = ctx.get("transport").and_then(Value::as_str) {
+                    via.push(t.to_owned());
+                }
+                for (k, v) in ctx {
+                    if k != "transport" {
+                        via.push(format!("{k} {}", v.as_str().unwrap_or_default()));
+                    }
+                }
+                d.push_str(&format!(", via {}", via.join(" ")));
+            }
+            ("start".into(), String::new(), d)
+        }
         "limit" => (
             "limit".into(),
             String::new(),

@@ -19,9 +19,10 @@ pub async fn exchange(addr: SocketAddr, head: &str, body: &[u8]) -> (u16, String
         "{head}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    s.write_all(req.as_bytes()).await.expect("write head");
+    let mut bytes = req.into_bytes();
+    bytes.extend_from_slice(body);
     // The server may answer (413) and close before the whole body is sent.
-    let _ = s.write_all(body).await;
+    let _ = s.write_all(&bytes).await;
     let mut out = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut out)).await;
     let text = String::from_utf8_lossy(&out).into_owned();
@@ -332,4 +333,92 @@ async fn callers_list_and_call_only_the_tools_the_policy_names_for_them() {
     assert_eq!(start["context"]["mcp-request"], "7");
     r.shutdown.cancel();
     r.done.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_thousand_concurrent_calls_are_all_answered_and_audited_once() {
+    raise_fd_limit(4096);
+    let f = Fixture::new("");
+    f.package("text-stats", "text-stats", Pkg::default());
+    let r = listen(
+        server(
+            &f,
+            ServerOptions {
+                max_concurrent: 16,
+                max_queued: 1000,
+            },
+        )
+        .await,
+        HttpOptions {
+            addr: loopback(),
+            ..HttpOptions::default()
+        },
+    )
+    .await;
+    let calls: Vec<_> = (0..1000)
+        .map(|i| {
+            let addr = r.addr;
+            tokio::spawn(async move {
+                let (h, b) = stateless(
+                    addr,
+                    "tools/call",
+                    Some("text-stats"),
+                    json!({"name": "text-stats", "arguments": {"text": format!("call {i}")}}),
+                    "",
+                );
+                exchange(addr, &h, &b).await
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for c in calls {
+        answers.push(c.await.unwrap());
+    }
+    let bad: Vec<_> = answers
+        .iter()
+        .filter(|(status, _)| *status != 200)
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "{} of 1000 failed, e.g. {:?}",
+        bad.len(),
+        bad.first()
+    );
+    let mut ok = 0;
+    for (_, text) in answers {
+        let m = message(&text);
+        assert_eq!(m["result"]["isError"], false, "{m}");
+        assert_eq!(m["result"]["structuredContent"]["words"], 2, "{m}");
+        ok += 1;
+    }
+    assert_eq!(ok, 1000);
+    let records = f.records();
+    let starts: std::collections::BTreeSet<&str> = records
+        .iter()
+        .filter(|r| r["action"] == "call")
+        .map(|r| r["call"].as_str().unwrap())
+        .collect();
+    let ends = records
+        .iter()
+        .filter(|r| r["kind"] == "end" && starts.contains(r["call"].as_str().unwrap()))
+        .count();
+    assert_eq!((starts.len(), ends), (1000, 1000));
+    r.shutdown.cancel();
+    r.done.await.unwrap().unwrap();
+}
+
+/// Raise the soft open-files limit to at least `n` (up to the hard limit): each call here holds a
+/// client and a server socket.
+fn raise_fd_limit(n: u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid rlimit for getrlimit to fill and setrlimit to read.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < n {
+            lim.rlim_cur = n.min(lim.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
 }
