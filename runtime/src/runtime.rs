@@ -240,6 +240,11 @@ impl Runtime {
         &self.inner.policy
     }
 
+    /// The audit log calls are recorded in, if any.
+    pub fn audit(&self) -> Option<&Audit> {
+        self.inner.audit.as_ref()
+    }
+
     /// Load a component with no manifest: no capability at all, only compute under `limits`
     /// (each capped by the policy's ceiling).
     pub fn load_component(&self, bytes: &[u8], limits: Limits) -> Result<Tool, Error> {

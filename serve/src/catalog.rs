@@ -166,7 +166,22 @@ impl Catalog {
                 }
             };
             if let Some(o) = old.filter(|o| o.fingerprint == files.fingerprint) {
-                loaded.push((o.clone(), false));
+                // Unchanged files, but a release can expire while it is served.
+                if o.verified()
+                    .manifest
+                    .is_expired(std::time::SystemTime::now())
+                {
+                    refused.push(Refused {
+                        kept: None,
+                        ..refuse(
+                            "manifest-expired",
+                            format!("{} has expired", o.verified().manifest.tool_id()),
+                            Some("get a current release from the publisher".into()),
+                        )
+                    });
+                } else {
+                    loaded.push((o.clone(), false));
+                }
                 continue;
             }
             match load(runtime, files, handle) {

@@ -297,9 +297,8 @@ async fn authenticate(State(g): State<Arc<Guard>>, mut req: Request, next: Next)
 }
 
 async fn readyz(State(g): State<Arc<Guard>>) -> Response {
-    if g.server.is_draining() {
-        plain(StatusCode::SERVICE_UNAVAILABLE, "draining")
-    } else {
-        plain(StatusCode::OK, "ready")
+    match g.server.readiness() {
+        Ok(()) => plain(StatusCode::OK, "ready"),
+        Err(why) => plain(StatusCode::SERVICE_UNAVAILABLE, why),
     }
 }

@@ -5,7 +5,8 @@
 //! packages kept as loaded, changed ones verified and loaded again, a refused new version leaves
 //! the old one serving), and the new catalog replaces the old one. Calls in flight keep the
 //! catalog they started with. Where the platform's file watcher is unavailable, the directory is
-//! polled.
+//! polled. It is also scanned every [`RESCAN`] whatever happens, so a release that expires while
+//! it is served stops being served.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,6 +23,8 @@ use crate::server::Server;
 pub const SETTLE: Duration = Duration::from_millis(300);
 /// How often the directory is polled when no watcher is available.
 const POLL: Duration = Duration::from_secs(2);
+/// How often the directory is scanned even when nothing changed (releases expire).
+pub const RESCAN: Duration = Duration::from_secs(60);
 
 /// Scan `dir` again and serve the result; returns whether the served tools changed. Refusals that
 /// are new since the last scan are logged.
@@ -121,10 +124,13 @@ pub async fn watch(server: Server, dir: PathBuf, shutdown: CancellationToken) {
             }
         }
     };
+    let mut periodic = tokio::time::interval(RESCAN);
+    periodic.tick().await;
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
             got = rx.recv() => if got.is_none() { return },
+            _ = periodic.tick() => {}
         }
         // Let the burst of events of one copy settle.
         loop {

@@ -148,6 +148,19 @@ impl Server {
         self.inner.draining.load(Ordering::Acquire)
     }
 
+    /// Whether the server should get traffic: not draining, and its audit log still written
+    /// (a replica whose audit disk failed refuses every call, so a load balancer should skip
+    /// it). `Err` says why not.
+    pub fn readiness(&self) -> Result<(), &'static str> {
+        if self.is_draining() {
+            return Err("draining");
+        }
+        match self.inner.runtime.audit() {
+            Some(a) if !a.is_healthy() => Err("the audit log cannot be written"),
+            _ => Ok(()),
+        }
+    }
+
     /// Calls running or waiting for a slot.
     pub fn in_flight(&self) -> usize {
         self.inner.in_flight.load(Ordering::Acquire)

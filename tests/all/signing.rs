@@ -353,11 +353,12 @@ impl Fixture {
         ssh_verify(&self.trust, None, PUBLISHER, manifest)
     }
 
-    /// The sequence and manifest digest the ratchet holds for `tool` (from any key), if any.
+    /// The sequence and manifest digest the ratchet holds for `tool` of [`PUBLISHER`] (from any
+    /// key), if any.
     fn ratchet(&self, tool: &str) -> Option<(u64, String)> {
         let text = std::fs::read_to_string(self.state.join("ratchet.json")).ok()?;
         let v: serde_json::Value = serde_json::from_str(&text).expect("ratchet.json is JSON");
-        let e = &v["tools"][tool];
+        let e = &v["tools"][wasmgov::ratchet::entry_key(tool, PUBLISHER)];
         Some((
             e["sequence"].as_u64()?,
             e["manifest_sha256"].as_str()?.to_owned(),
