@@ -3,6 +3,8 @@
 //! The file holds one token per line, `SUBJECT sha256:HEX`, where HEX is the SHA-256 of the
 //! token's text; `#` starts a comment. Tokens themselves are never stored: a leaked file does not
 //! let anyone call. A presented token is hashed and compared with every entry in constant time.
+//! The file may be readable by its group (a Kubernetes Secret under `fsGroup` is 0440), never by
+//! others, and writable only by its owner: whoever can write it can let themselves in.
 
 use std::path::{Path, PathBuf};
 
@@ -41,8 +43,11 @@ pub enum TokenError {
         /// What is wrong.
         message: String,
     },
-    /// Others may read or write the file.
-    #[error("{} is readable or writable by others (mode {mode:o})", path.display())]
+    /// Others may read the file, or others than its owner write it.
+    #[error(
+        "{} is readable by others or writable by others than its owner (mode {mode:o})",
+        path.display()
+    )]
     Exposed {
         /// The file.
         path: PathBuf,
@@ -94,7 +99,7 @@ impl Tokens {
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = f.metadata().map_err(io)?.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
+            if mode & 0o026 != 0 {
                 return Err(TokenError::Exposed {
                     path: path.to_path_buf(),
                     mode,

@@ -96,7 +96,7 @@ fn input_of(
     let args = arguments.unwrap_or_default();
     if served.is_command() {
         return match args.get("stdin") {
-            None => Ok(Vec::new()),
+            None if args.is_empty() => Ok(Vec::new()),
             Some(Value::String(s)) if args.len() == 1 => Ok(s.clone().into_bytes()),
             _ => Err("a command tool takes one argument, `stdin` (a string)".into()),
         };

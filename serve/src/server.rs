@@ -256,8 +256,12 @@ impl ServerHandler for Server {
         ))
     }
 
-    fn get_tool(&self, name: &str) -> Option<McpTool> {
-        self.catalog().get(name).map(|s| s.listing.tool.clone())
+    // rmcp asks for a tool only to check `Mcp-Param-*` headers against `x-mcp-header` marks in
+    // its input schema. It asks without the caller, so answering would tell a caller about a
+    // tool `[[callers]]` hides from it; and a tool's schema must not make the transport refuse
+    // requests. None: no such checks.
+    fn get_tool(&self, _name: &str) -> Option<McpTool> {
+        None
     }
 
     async fn call_tool(

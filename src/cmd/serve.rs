@@ -16,6 +16,8 @@ use crate::report::usage;
 const MAX_BODY_CEILING: u64 = 64 * 1024 * 1024;
 /// How long stdio's transport keeps writing after the drain, so the last responses go out.
 const STDIO_FLUSH: Duration = Duration::from_millis(200);
+/// Instances the runtime keeps beyond `--max-concurrent` for reloads.
+const DESCRIBE_SLOTS: u32 = 2;
 /// Default `--max-body`.
 const DEFAULT_MAX_BODY: u64 = 4 * 1024 * 1024;
 
@@ -39,16 +41,16 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
             None,
         ));
     }
-    let tokens = match &a.tokens {
-        Some(p) => Some(Tokens::load(p).map_err(ServeError::from).map_err(Failed)?),
-        None => None,
-    };
-    if a.http.is_none() && tokens.is_some() {
+    if a.http.is_none() && a.tokens.is_some() {
         return Err(usage(
             "--tokens authenticates HTTP callers; stdio has none",
             Some("add --http ADDR, or drop --tokens".into()),
         ));
     }
+    let tokens = match &a.tokens {
+        Some(p) => Some(Tokens::load(p).map_err(ServeError::from).map_err(Failed)?),
+        None => None,
+    };
     let state = super::state_dir(&a.state)?;
     let op = super::trust::load(&a.trust)?;
     if a.http.is_some() && !op.policy.callers.is_empty() && tokens.is_none() {
@@ -73,8 +75,10 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
     )
     .map_err(wasmgov::Error::Audit)?;
     let rt = super::operator_builder(op, state.as_deref(), false)
+        // Spare instances beyond the call slots, for the `describe` of packages a reload loads
+        // while every slot is busy.
         .allocator(wasmgov::Allocator::Pooling {
-            max_concurrent: a.max_concurrent,
+            max_concurrent: a.max_concurrent + DESCRIBE_SLOTS,
         })
         .audit(audit)
         .build()?;
@@ -160,7 +164,7 @@ async fn serve(
         wasmgov_serve::reload::log_refusal(r);
     }
     eprintln!(
-        "wasmgov serve: {} tools from {} ({} packages refused; `--check` says why)",
+        "wasmgov serve: {} tools from {} ({} refused; `--check` says why)",
         catalog.served().len(),
         a.tools.display(),
         catalog.refused().len()
