@@ -94,6 +94,7 @@ pub(crate) async fn invoke(
     action: Action<'_>,
     limits: Limits,
     audit: Option<&crate::audit::CallAudit>,
+    cancel: Option<&crate::cancel::CancelToken>,
 ) -> CallOutcome {
     let input = match action {
         Action::Call(i) => i,
@@ -184,14 +185,15 @@ pub(crate) async fn invoke(
     } else {
         std::str::from_utf8(input)
     };
+    // `None`: cancelled from outside (the guest is dropped where it stood, as at a timeout).
     let ran = if input_str.is_err() {
-        Ok(Ok(Err(ToolFailure::InvalidInput(
+        Some(Ok(Ok(Err(ToolFailure::InvalidInput(
             "input is not valid UTF-8".into(),
-        ))))
+        )))))
     } else if !fuel_ok {
-        Ok(Err(wasmtime::Error::msg(
+        Some(Ok(Err(wasmtime::Error::msg(
             "fuel is not enabled on this engine",
-        )))
+        ))))
     } else {
         let run = async {
             match prepared {
@@ -227,9 +229,18 @@ pub(crate) async fn invoke(
                 }
             }
         };
-        match audit {
-            Some(a) => tokio::time::timeout(limits.timeout, a.capture(run)).await,
-            None => tokio::time::timeout(limits.timeout, run).await,
+        let timed = async {
+            match audit {
+                Some(a) => tokio::time::timeout(limits.timeout, a.capture(run)).await,
+                None => tokio::time::timeout(limits.timeout, run).await,
+            }
+        };
+        match cancel {
+            Some(c) => tokio::select! {
+                r = timed => Some(r),
+                () = c.cancelled() => None,
+            },
+            None => Some(timed.await),
         }
     };
 
@@ -263,11 +274,12 @@ pub(crate) async fn invoke(
         )
     };
     let result: Result<Vec<u8>, Error> = match ran {
-        Err(_elapsed) => {
+        None => Err(Error::Cancelled),
+        Some(Err(_elapsed)) => {
             let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
             hit(LimitKind::Timeout, ms(limits.timeout), ms(elapsed))
         }
-        Ok(Ok(Ok(out))) => {
+        Some(Ok(Ok(Ok(out)))) => {
             if output_exceeded {
                 hit(LimitKind::Output, limits.output, sandbox.output.used())
             } else if sandbox.host_memory.exceeded() {
@@ -280,16 +292,16 @@ pub(crate) async fn invoke(
                 Ok(out)
             }
         }
-        Ok(Ok(Err(failure))) if output_exceeded => {
+        Some(Ok(Ok(Err(failure)))) if output_exceeded => {
             let _ = failure;
             hit(LimitKind::Output, limits.output, sandbox.output.used())
         }
-        Ok(Ok(Err(failure))) if sandbox.host_memory.exceeded() => {
+        Some(Ok(Ok(Err(failure)))) if sandbox.host_memory.exceeded() => {
             let _ = failure;
             host_memory_hit()
         }
-        Ok(Ok(Err(failure))) => Err(failure.into()),
-        Ok(Err(e)) => classify(e, sandbox, &limits, is_command, elapsed, fuel_used),
+        Some(Ok(Ok(Err(failure)))) => Err(failure.into()),
+        Some(Ok(Err(e))) => classify(e, sandbox, &limits, is_command, elapsed, fuel_used),
     };
     // A write-quota refusal ends the call as a limit hit, whatever the tool made of the
     // `quota` error code it got (it may have carried on, or failed in its own words).

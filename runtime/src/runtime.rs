@@ -508,16 +508,11 @@ impl Tool {
                 Err(_) => return CallOutcome::failed(Error::Busy),
             },
         };
-        if let Some(token) = &opts.cancel {
-            if token.is_cancelled() {
-                return CallOutcome::failed(Error::Cancelled);
-            }
-            let call = self.invoke_admitted(action, opts);
-            return tokio::select! {
-                out = call => out,
-                () = token.cancelled() => CallOutcome::failed(Error::Cancelled),
-            };
+        if opts.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
+            return CallOutcome::failed(Error::Cancelled);
         }
+        // A cancellation from here on stops the guest inside the call, so the call's end (and
+        // its audit record) still says what it used.
         self.invoke_admitted(action, opts).await
     }
 
@@ -549,6 +544,7 @@ impl Tool {
             action,
             limits,
             audit.as_ref(),
+            opts.cancel.as_ref(),
         )
         .await;
         if let Some(a) = audit {

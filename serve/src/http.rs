@@ -185,6 +185,11 @@ impl HttpListener {
                             continue;
                         }
                     };
+                    // An answer is several small writes (head, SSE event, end of body): without
+                    // this, Nagle's algorithm holds each behind the client's delayed ACK.
+                    if let Err(e) = stream.set_nodelay(true) {
+                        tracing::debug!("TCP_NODELAY: {e}");
+                    }
                     let svc = hyper_util::service::TowerToHyperService::new(app.clone());
                     let conn = hyper::server::conn::http1::Builder::new()
                         .timer(hyper_util::rt::TokioTimer::new())

@@ -93,9 +93,11 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
 }
 
 /// Diagnostics go to stderr (stdout is the protocol on stdio); `WASMGOV_LOG` sets the filter.
+/// rmcp is quiet by default: it logs an ERROR for every cancelled request
+/// (`WASMGOV_LOG=warn,rmcp=debug` shows it).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WASMGOV_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,wasmgov_serve=info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rmcp=off,wasmgov_serve=info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -163,11 +165,14 @@ async fn serve(
     for r in catalog.refused() {
         wasmgov_serve::reload::log_refusal(r);
     }
+    let refused = match catalog.refused().len() {
+        0 => String::new(),
+        n => format!(" ({n} refused; `--check` says why)"),
+    };
     eprintln!(
-        "wasmgov serve: {} tools from {} ({} refused; `--check` says why)",
+        "wasmgov serve: {} tools from {}{refused}",
         catalog.served().len(),
         a.tools.display(),
-        catalog.refused().len()
     );
     let server = Server::new(
         rt,
