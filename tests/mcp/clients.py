@@ -1,0 +1,755 @@
+#!/usr/bin/env python3
+"""Real-client checks of `wasmgov serve` with the Python MCP SDK (run by scripts/test-mcp).
+
+    clients.py --bin WASMGOV --work DIR --components RELEASE_DIR [--only PATTERN]
+
+DIR is what scripts/test-mcp prepared: key, allowed_signers, revoked_keys, policy.toml, docs/,
+notes/ and tools/ (signed packages). Every server this script starts gets its own audit log and
+state dir under DIR. One line per check: `PASS name`, `FAIL name: why` or `WARN name: why` (WARN:
+behaviour the brief does not pin down; it never fails the run). Exit 1 on any FAIL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+import traceback
+from pathlib import Path
+from typing import Any
+
+import anyio
+import mcp.types as mt
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+CLIENT_NAME, CLIENT_VERSION = "wasmgov-clients-py", "0.1.0"
+EXPECTED_TOOLS = {
+    "text-stats", "hostile-loop", "hostile-trap", "hostile-sleep", "tool-fails",
+    "grep-files", "write-note", "fetch-url",
+}
+ERA = {"legacy": "2025-11-25", "auto": "2026-07-28", "2026-07-28": "2026-07-28"}
+
+ARGS: argparse.Namespace
+WORK: Path
+FAILS: list[str] = []
+WARNS: list[str] = []
+PASSES = 0
+
+
+def check(name: str, ok: bool, why: str = "", *, advisory: bool = False) -> bool:
+    global PASSES
+    if ok:
+        PASSES += 1
+        print(f"PASS {name}", flush=True)
+    elif advisory:
+        WARNS.append(name)
+        print(f"WARN {name}: {why}", flush=True)
+    else:
+        FAILS.append(name)
+        print(f"FAIL {name}: {why}", flush=True)
+    return ok
+
+
+def short(v: Any, n: int = 300) -> str:
+    s = v if isinstance(v, str) else repr(v)
+    return s if len(s) <= n else s[:n] + "…"
+
+
+# ---------------------------------------------------------------------------------------------
+# servers
+
+
+class Server:
+    """One `wasmgov serve` configuration; its own audit log and state dir."""
+
+    def __init__(self, label: str, *, tools: Path | None = None, http: bool = False,
+                 tokens: Path | None = None, extra: list[str] | None = None):
+        self.label = label
+        self.tools = tools or WORK / "tools"
+        self.audit = WORK / f"audit-{label}.jsonl"
+        self.state = WORK / f"state-{label}"
+        self.log = WORK / f"serve-{label}.log"
+        self.http = http
+        self.args = ["serve", "--tools", str(self.tools), *common_args(self.audit, self.state)]
+        if http:
+            self.args += ["--http", "127.0.0.1:0"]
+        if tokens:
+            self.args += ["--tokens", str(tokens)]
+        self.args += extra or []
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+
+    # stdio: the client launches the server itself
+    def stdio(self) -> Any:
+        params = StdioServerParameters(command=ARGS.bin, args=self.args, env=dict(os.environ))
+        return stdio_client(params, errlog=open(self.log, "a"))
+
+    def start(self, timeout: float = 90.0) -> None:
+        assert self.http
+        logf = open(self.log, "w")
+        self.proc = subprocess.Popen([ARGS.bin, *self.args], stdin=subprocess.DEVNULL,
+                                     stdout=logf, stderr=logf)
+        RUNNING.append(self)
+        pat = re.compile(r"^wasmgov serve: listening on http://127\.0\.0\.1:(\d+)/mcp$", re.M)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = pat.search(self.log.read_text(errors="replace"))
+            if m:
+                self.port = int(m.group(1))
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise RuntimeError(f"server {self.label} did not print its listening line "
+                           f"(exit {self.proc.poll()}):\n{self.log.read_text(errors='replace')[-3000:]}")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/mcp"
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+RUNNING: list[Server] = []
+
+
+def common_args(audit: Path, state: Path) -> list[str]:
+    return ["--trust", str(WORK / "allowed_signers"), "--revoked", str(WORK / "revoked_keys"),
+            "--policy", str(WORK / "policy.toml"), "--audit", str(audit), "--state", str(state)]
+
+
+def wasmgov(*args: str, check_rc: bool = True) -> subprocess.CompletedProcess:
+    p = subprocess.run([ARGS.bin, *args], capture_output=True, text=True, timeout=120)
+    if check_rc and p.returncode != 0:
+        raise RuntimeError(f"wasmgov {' '.join(args)} exited {p.returncode}: {p.stderr}")
+    return p
+
+
+def client(server: Server, mode: str, token: str | None = None, **kw: Any) -> Client:
+    info = mt.Implementation(name=CLIENT_NAME, version=CLIENT_VERSION)
+    if server.http:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        transport = streamable_http_client(server.url, http_client=create_mcp_http_client(headers=headers))
+    else:
+        transport = server.stdio()
+    return Client(transport, mode=mode, client_info=info, cache=None, read_timeout_seconds=60, **kw)
+
+
+# ---------------------------------------------------------------------------------------------
+# audit log
+
+
+def audit_records(path: Path) -> list[dict]:
+    out = []
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return out
+    for line in text.splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            pass
+    return out
+
+
+def last_start(path: Path, tool: str) -> dict | None:
+    starts = [r for r in audit_records(path)
+              if r.get("kind") == "start" and str(r.get("tool", "")).split("@")[0] == tool]
+    return starts[-1] if starts else None
+
+
+def records_of(path: Path, call: str) -> list[dict]:
+    return [r for r in audit_records(path) if r.get("call") == call]
+
+
+def wait_for(pred, timeout: float, step: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(step)
+
+
+async def await_for(pred, timeout: float, step: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = await pred()
+        if v or time.monotonic() >= deadline:
+            return v
+        await anyio.sleep(step)
+
+
+# ---------------------------------------------------------------------------------------------
+# the checks every transport × era runs
+
+
+def manifest(name: str, tools: Path | None = None) -> dict:
+    return tomllib.loads(((tools or WORK / "tools") / f"{name}.toml").read_text())
+
+
+def text_of(r: mt.CallToolResult) -> str:
+    return "\n".join(getattr(c, "text", "") for c in r.content)
+
+
+def check_error(tag: str, r: mt.CallToolResult, kind: str, *, contains: str = "") -> None:
+    t = text_of(r)
+    ok = r.is_error is True and t.startswith(f"error[{kind}]") and contains in t
+    check(f"{tag}: isError result error[{kind}]{' mentioning ' + repr(contains) if contains else ''}",
+          ok, f"isError={r.is_error!r} text={short(t)!r}")
+
+
+async def era_checks(tag: str, server: Server, mode: str, token: str | None = None,
+                     subject: str | None = None) -> None:
+    transport = "http" if server.http else "stdio"
+    async with client(server, mode, token) as c:
+        check(f"{tag}: negotiated {ERA[mode]}", c.protocol_version == ERA[mode],
+              f"got {c.protocol_version}")
+        info = c.server_info
+        if mode != "2026-07-28":
+            check(f"{tag}: serverInfo names wasmgov", info is not None and "wasmgov" in info.name,
+                  f"got {info!r}", advisory=True)
+
+        # tools/list: the signed packages only, signed descriptions, derived annotations
+        tools = {t.name: t for t in (await c.list_tools()).tools}
+        check(f"{tag}: tools/list has exactly the signed packages", set(tools) == EXPECTED_TOOLS,
+              f"missing {sorted(EXPECTED_TOOLS - set(tools))}, extra {sorted(set(tools) - EXPECTED_TOOLS)}")
+        check(f"{tag}: the unsigned package is not listed", "unsigned-stats" not in tools)
+        bad = {n: t.description for n, t in tools.items()
+               if n in EXPECTED_TOOLS and t.description != manifest(n)["tool"]["description"]}
+        check(f"{tag}: descriptions are the signed manifests'", not bad, f"differ: {short(bad)}")
+        ts = tools.get("text-stats")
+        if ts:
+            props = (ts.input_schema or {}).get("properties", {})
+            oprops = (ts.output_schema or {}).get("properties", {})
+            check(f"{tag}: text-stats inputSchema/outputSchema from the component",
+                  "text" in props and "top_words" in oprops,
+                  f"input {short(ts.input_schema)} output {short(ts.output_schema)}")
+
+        def ann(name: str) -> mt.ToolAnnotations:
+            t = tools.get(name)
+            return (t.annotations if t and t.annotations else mt.ToolAnnotations())
+
+        a = ann("text-stats")
+        check(f"{tag}: text-stats (no grant) readOnlyHint=true openWorldHint=false destructiveHint!=true",
+              a.read_only_hint is True and a.open_world_hint is False and a.destructive_hint is not True,
+              f"got {a!r} (MCP defaults an absent openWorldHint to true)")
+        a = ann("grep-files")
+        check(f"{tag}: grep-files (read bind) readOnlyHint=true openWorldHint=false",
+              a.read_only_hint is True and a.open_world_hint is False and a.destructive_hint is not True,
+              f"got {a!r}")
+        a = ann("write-note")
+        check(f"{tag}: write-note (read-write bind) destructiveHint=true readOnlyHint!=true",
+              a.destructive_hint is True and a.read_only_hint is not True, f"got {a!r}")
+        a = ann("fetch-url")
+        check(f"{tag}: fetch-url (network) openWorldHint=true", a.open_world_hint is True, f"got {a!r}")
+        check(f"{tag}: fetch-url (nothing writable) readOnlyHint=true", a.read_only_hint is True,
+              f"got {a!r}")
+
+        # a successful governed call
+        r = await c.call_tool("text-stats", {"text": "the cat and the cat"})
+        want = {"lines": 1, "words": 5, "chars": 19, "bytes": 19,
+                "top_words": [{"word": "cat", "count": 2}, {"word": "the", "count": 2},
+                              {"word": "and", "count": 1}]}
+        check(f"{tag}: text-stats result in structuredContent",
+              r.is_error is not True and r.structured_content == want,
+              f"isError={r.is_error} structured={short(r.structured_content)} text={short(text_of(r))}")
+        try:
+            as_text = json.loads(text_of(r))
+        except ValueError:
+            as_text = None
+        check(f"{tag}: text-stats result also as JSON text content", as_text == want,
+              f"text={short(text_of(r))}", advisory=True)
+        st = last_start(server.audit, "text-stats")
+        ctx = (st or {}).get("context") or {}
+        check(f"{tag}: audit start record carries transport/mcp-request/client",
+              ctx.get("transport") == transport and bool(str(ctx.get("mcp-request", "")))
+              and ctx.get("client") == f"{CLIENT_NAME}/{CLIENT_VERSION}",
+              f"start record context = {short(ctx)}")
+        if subject:
+            check(f"{tag}: audit start record carries the token subject",
+                  subject in json.dumps(st or {}), f"start record = {short(st, 600)}")
+
+        # failures are results, never protocol errors
+        check_error(tag, await c.call_tool("hostile-loop", {}), "limit-fuel")
+        check_error(tag, await c.call_tool("hostile-trap", {}), "trap")
+        check_error(tag, await c.call_tool("tool-fails", {"reason": "on purpose"}), "tool-failed",
+                    contains="tool-fails: on purpose")
+        r = await c.call_tool("text-stats", {"txet": 1})
+        check(f"{tag}: input not matching the schema is an isError result",
+              r.is_error is True and text_of(r).startswith("error["), f"text={short(text_of(r))}")
+
+        # a denial: the host refuses fetch-url's request to 127.0.0.1:9 (loopback, not opened)
+        r = await c.call_tool("fetch-url", {"url": "http://127.0.0.1:9/"})
+        check_error(tag, r, "tool-failed", contains="HttpRequestDenied")
+        st = last_start(server.audit, "fetch-url")
+        denies = [x for x in records_of(server.audit, st["call"]) if x.get("decision") == "deny"] if st else []
+        check(f"{tag}: the denial is a deny record in the audit log", bool(denies),
+              f"records of the call: {short(records_of(server.audit, st['call']) if st else None, 600)}")
+
+        # a bind works
+        r = await c.call_tool("grep-files", {"pattern": "sandbox"})
+        sc = r.structured_content or {}
+        check(f"{tag}: grep-files reads its read-only bind",
+              r.is_error is not True and any(m.get("file") == "/data/about.txt" for m in sc.get("matches", [])),
+              f"isError={r.is_error} {short(text_of(r))}")
+
+        # cancellation stops the guest and is audited as cancelled
+        t0 = time.monotonic()
+        with anyio.move_on_after(1.0) as scope:
+            await c.call_tool("hostile-sleep", {})
+        check(f"{tag}: hostile-sleep was still running after 1 s (cancelled by the client)",
+              scope.cancel_called, "the call returned before the client cancelled it")
+        t_cancel = time.monotonic()
+
+        def cancelled_end():
+            s = last_start(server.audit, "hostile-sleep")
+            if not s:
+                return None
+            ends = [x for x in records_of(server.audit, s["call"]) if x.get("kind") == "end"]
+            return (s, ends[0]) if ends else None
+
+        got = await anyio.to_thread.run_sync(lambda: wait_for(cancelled_end, 3.0))
+        waited = time.monotonic() - t_cancel
+        if got:
+            s, end = got
+            check(f"{tag}: cancelled call has an end record with outcome cancelled within 3 s",
+                  end.get("outcome") == "cancelled", f"end record = {short(end, 500)}")
+            ctx = s.get("context") or {}
+            check(f"{tag}: the cancelled call's start record carries transport {transport} and its request id",
+                  ctx.get("transport") == transport and bool(str(ctx.get("mcp-request", ""))),
+                  f"context = {short(ctx)}")
+        else:
+            s = last_start(server.audit, "hostile-sleep")
+            check(f"{tag}: cancelled call has an end record with outcome cancelled within 3 s", False,
+                  f"no end record after {waited:.1f} s; start record = {short(s, 400)}")
+        # the connection and the server stay usable
+        r = await c.call_tool("text-stats", {"text": "still here"})
+        check(f"{tag}: a call after the cancelled one succeeds", r.is_error is not True
+              and (r.structured_content or {}).get("words") == 2, f"{short(text_of(r))}")
+        del t0
+
+
+# ---------------------------------------------------------------------------------------------
+# raw HTTP hardening
+
+
+def raw(port: int, method: str, path: str, body: bytes | None = None,
+        headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    h = {"Host": f"127.0.0.1:{port}"}
+    h.update(headers or {})
+    try:
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        for k, v in h.items():
+            conn.putheader(k, v)
+        if body is not None:
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders()
+        if body:
+            try:
+                conn.send(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the server may answer (413) before reading it all
+        resp = conn.getresponse()
+        data = resp.read(64 * 1024) if resp.status != 200 or "event-stream" not in (resp.getheader("content-type") or "") else read_sse_result(resp)
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+    finally:
+        conn.close()
+
+
+def read_sse_result(resp: http.client.HTTPResponse) -> bytes:
+    """Read SSE lines until one carries a JSON-RPC result or error (2026 answers end there)."""
+    out = b""
+    while len(out) < 1 << 20:
+        line = resp.readline()
+        if not line:
+            break
+        out += line
+        if line.startswith(b"data:") and (b'"result"' in line or b'"error"' in line):
+            break
+    return out
+
+
+def list_body(pad: int = 0) -> bytes:
+    meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": {"name": "raw-http", "version": "0"}}
+    if pad:
+        meta["pad"] = "x" * pad
+    return json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list",
+                       "params": {"_meta": meta}}).encode()
+
+
+def mcp_headers(token: str | None) -> dict[str, str]:
+    h = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+         "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/list"}
+    if token:
+        h["Authorization"] = f"Bearer {token}"
+    return h
+
+
+def hardening_checks(s: Server, token: str) -> None:
+    tag = "http raw"
+    p = s.port
+    st, _, body = raw(p, "POST", "/mcp", list_body(), mcp_headers(token))
+    check(f"{tag}: well-formed 2026 tools/list with the token -> 200", st == 200 and b"text-stats" in body,
+          f"got {st} {short(body.decode(errors='replace'))}")
+    st, h, _ = raw(p, "POST", "/mcp", list_body(), mcp_headers(None))
+    check(f"{tag}: no token -> 401", st == 401, f"got {st}")
+    check(f"{tag}: 401 carries WWW-Authenticate: Bearer", h.get("www-authenticate", "").startswith("Bearer"),
+          f"headers {h}", advisory=True)
+    st, _, _ = raw(p, "POST", "/mcp", list_body(), mcp_headers("wrong" + token))
+    check(f"{tag}: wrong token -> 401", st == 401, f"got {st}")
+    st, _, _ = raw(p, "POST", "/mcp", list_body(), {**mcp_headers(None), "Authorization": token})
+    check(f"{tag}: token without the Bearer scheme -> 401", st == 401, f"got {st}")
+    st, _, _ = raw(p, "POST", "/mcp", list_body(), {**mcp_headers(token), "Host": "evil.example"})
+    check(f"{tag}: Host evil.example -> 403", st == 403, f"got {st}")
+    st, _, _ = raw(p, "POST", "/mcp", list_body(), {**mcp_headers(token), "Host": f"evil.example:{p}"})
+    check(f"{tag}: Host evil.example:PORT -> 403", st == 403, f"got {st}")
+    st, _, _ = raw(p, "POST", "/mcp", list_body(), {**mcp_headers(token), "Host": f"localhost:{p}"})
+    check(f"{tag}: Host localhost:PORT -> 200", st == 200, f"got {st}")
+    st, _, _ = raw(p, "POST", "/mcp", list_body(), {**mcp_headers(token), "Host": f"mcp.example:{p}"})
+    check(f"{tag}: Host mcp.example:PORT (--allow-host mcp.example) -> 200", st == 200, f"got {st}")
+    st, _, _ = raw(p, "POST", "/mcp", list_body(), {**mcp_headers(token), "Origin": "http://evil.example"})
+    check(f"{tag}: Origin http://evil.example -> 403", st == 403, f"got {st}")
+    st, _, _ = raw(p, "POST", "/mcp", list_body(), {**mcp_headers(token), "Origin": "null"})
+    check(f"{tag}: Origin null -> 403", st == 403, f"got {st}")
+    st, _, _ = raw(p, "POST", "/mcp", list_body(), {**mcp_headers(token), "Origin": "http://app.example"})
+    check(f"{tag}: Origin http://app.example (--allow-origin) -> 200", st == 200, f"got {st}")
+    st, _, _ = raw(p, "POST", "/mcp", list_body(), {**mcp_headers(token), "Origin": f"http://127.0.0.1:{p}"})
+    check(f"{tag}: Origin of the server itself http://127.0.0.1:PORT -> 200", st == 200, f"got {st}",
+          advisory=True)
+    big = list_body(pad=300 * 1024)
+    st, _, body = raw(p, "POST", "/mcp", big, mcp_headers(token))
+    check(f"{tag}: {len(big)}-byte body with --max-body 64KiB -> 413", st == 413,
+          f"got {st} {short(body.decode(errors='replace'))}")
+    ok_size = list_body(pad=40 * 1024)
+    st, _, _ = raw(p, "POST", "/mcp", ok_size, mcp_headers(token))
+    check(f"{tag}: {len(ok_size)}-byte body under --max-body 64KiB -> 200", st == 200, f"got {st}")
+    for path in ("/healthz", "/readyz"):
+        st, _, _ = raw(p, "GET", path)
+        check(f"{tag}: GET {path} -> 200 (no token needed)", st == 200, f"got {st}")
+    st, _, _ = raw(p, "GET", "/healthz", headers={"Host": "evil.example"})
+    check(f"{tag}: GET /healthz with Host evil.example -> 403", st == 403, f"got {st}", advisory=True)
+    st, _, _ = raw(p, "GET", "/metrics")
+    check(f"{tag}: GET /metrics -> 200 (DESIGN lists /metrics)", st == 200, f"got {st}", advisory=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# reload: replaced, added, tampered, rolled-back packages
+
+
+def release(tools: Path, name: str, component: str, desc: str, sequence: int, sign: bool = True) -> None:
+    base = tomllib.loads((WORK / "tools" / "text-stats.toml").read_text())
+    shutil.copyfile(Path(ARGS.components) / f"{component}.wasm", tools / f"{name}.wasm.new")
+    lim = base["limits"]
+    text = f'''schema = 1
+
+[tool]
+name = "{name}"
+version = "0.{sequence}.0"
+publisher = "{base['tool']['publisher']}"
+description = "{desc}"
+sequence = {sequence}
+
+[component]
+sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+size = 0
+
+[limits]
+fuel = {lim['fuel']}
+memory = "{lim['memory']}"
+timeout = "{lim['timeout']}"
+output = "{lim['output']}"
+'''
+    m = tools / f"{name}.toml.new"
+    m.write_text(text)
+    wasmgov("pin", str(m), str(tools / f"{name}.wasm.new"))
+    if sign:
+        wasmgov("sign", "--key", str(WORK / "key"), str(m))
+    # move the pieces into place: wasm first, then signature, then manifest (the server may look
+    # at any moment; an inconsistent instant must not be served either)
+    os.replace(tools / f"{name}.wasm.new", tools / f"{name}.wasm")
+    if sign:
+        os.replace(tools / f"{name}.toml.new.sig", tools / f"{name}.toml.sig")
+    os.replace(m, tools / f"{name}.toml")
+
+
+def check_output(tools: Path, state: Path) -> subprocess.CompletedProcess:
+    return wasmgov("serve", "--tools", str(tools), *common_args(WORK / "audit-check.jsonl", state), "--check",
+                   check_rc=False)
+
+
+async def listing(s: Server, token: str) -> dict[str, mt.Tool]:
+    async with client(s, "auto", token) as c:
+        return {t.name: t for t in (await c.list_tools()).tools}
+
+
+async def reload_checks(token: str, tokens: Path) -> None:
+    tag = "reload"
+    tools = WORK / "tools-reload"
+    shutil.copytree(WORK / "tools", tools)
+    s = Server("reload", tools=tools, http=True, tokens=tokens)
+    s.start()
+    notes: list[Any] = []
+
+    async def on_msg(m: Any) -> None:
+        notes.append(m)
+
+    # --check on the pristine directory (plus the unsigned package)
+    p = check_output(WORK / "tools", WORK / "state-check")
+    out = p.stdout + p.stderr
+    check(f"{tag}: --check names the unsigned package and why",
+          "unsigned-stats" in out and re.search(r"sig|unsigned", out.split("unsigned-stats", 1)[-1][:400], re.I) is not None,
+          f"exit {p.returncode}, output {short(out, 800)}")
+    check(f"{tag}: --check exits non-zero when a package is refused", p.returncode != 0,
+          f"exit {p.returncode}", advisory=True)
+    os.remove(tools / "unsigned-stats.wasm")
+    os.remove(tools / "unsigned-stats.toml")
+    p = check_output(tools, WORK / "state-check2")
+    check(f"{tag}: --check exits 0 on a directory of good packages", p.returncode == 0,
+          f"exit {p.returncode}: {short(p.stdout + p.stderr, 600)}")
+
+    d0 = manifest("text-stats", tools)["tool"]["description"]
+    async with client(Server("reload-stdio", tools=tools), "legacy", message_handler=on_msg) as sc:
+        before = await listing(s, token)
+        check(f"{tag}: text-stats served before any change", before.get("text-stats") is not None
+              and before["text-stats"].description == d0, f"got {sorted(before)}")
+
+        # 1. a new package appears
+        release(tools, "extra-stats", "text_stats", "Added while the server runs", 1)
+        got = await await_for(lambda: _has(s, token, "extra-stats", "Added while the server runs"), 5.0)
+        check(f"{tag}: a package added to DIR is listed within 5 s", bool(got))
+        if got:
+            async with client(s, "auto", token) as c:
+                r = await c.call_tool("extra-stats", {"text": "a b"})
+            check(f"{tag}: the added package can be called", r.is_error is not True
+                  and (r.structured_content or {}).get("words") == 2, short(text_of(r)))
+        await anyio.sleep(0.5)
+        check(f"{tag}: a legacy stdio session got notifications/tools/list_changed",
+              any(isinstance(getattr(m, "root", m), mt.ToolListChangedNotification) or
+                  "list_changed" in repr(m) for m in notes),
+              f"got {short(notes)}", advisory=True)
+        stdio_tools = {t.name for t in (await sc.list_tools()).tools}
+        check(f"{tag}: the stdio server lists the added package too", "extra-stats" in stdio_tools,
+              f"got {sorted(stdio_tools)}")
+
+    # 2. a replaced package (new release, higher sequence) is served
+    d2 = "Replaced: release two of text-stats"
+    release(tools, "text-stats", "text_stats", d2, 2)
+    got = await await_for(lambda: _has(s, token, "text-stats", d2), 5.0)
+    check(f"{tag}: a package replaced in DIR is served within 5 s", bool(got),
+          f"listing: {short({n: t.description for n, t in (await listing(s, token)).items()})}")
+    good_toml = (tools / "text-stats.toml").read_bytes()
+    good_wasm = (tools / "text-stats.wasm").read_bytes()
+
+    # 3. a manifest changed after signing is not served
+    d3 = "Tampered description, not signed"
+    (tools / "text-stats.toml").write_bytes(good_toml.replace(d2.encode(), d3.encode()))
+    seen = await _watch(s, token, "text-stats", 3.0)
+    check(f"{tag}: a tampered manifest is never served", d3 not in seen, f"descriptions seen: {seen}")
+    check(f"{tag}: after tampering the manifest, the old release keeps serving or the tool is gone",
+          seen <= {d2, None}, f"descriptions seen: {seen}")
+    p = check_output(tools, WORK / f"state-{s.label}")
+    out = p.stdout + p.stderr
+    check(f"{tag}: --check names the tampered manifest and a signature reason",
+          "text-stats" in out and re.search(r"signature|sig\b|verif", out, re.I) is not None and p.returncode != 0,
+          f"exit {p.returncode}, output {short(out, 800)}")
+    (tools / "text-stats.toml").write_bytes(good_toml)
+    got = await await_for(lambda: _has(s, token, "text-stats", d2), 5.0)
+    check(f"{tag}: the good release is served again after the manifest is restored", bool(got))
+
+    # 4. a component changed after pinning is not served
+    bad = bytearray(good_wasm)
+    bad[len(bad) // 2] ^= 0x01
+    (tools / "text-stats.wasm").write_bytes(bytes(bad))
+    seen = await _watch(s, token, "text-stats", 3.0)
+    check(f"{tag}: after tampering the component, the old release keeps serving or the tool is gone",
+          seen <= {d2, None}, f"descriptions seen: {seen}")
+    if d2 in seen:
+        async with client(s, "auto", token) as c:
+            r = await c.call_tool("text-stats", {"text": "one two three"})
+        check(f"{tag}: a still-listed text-stats runs the pinned (old) component, or refuses",
+              (r.is_error is not True and (r.structured_content or {}).get("words") == 3)
+              or (r.is_error is True and "trap" not in text_of(r)), f"{r.is_error} {short(text_of(r))}")
+    p = check_output(tools, WORK / f"state-{s.label}")
+    out = p.stdout + p.stderr
+    check(f"{tag}: --check names the tampered component and a digest reason",
+          "text-stats" in out and re.search(r"sha256|digest|pin|size|mismatch", out, re.I) is not None
+          and p.returncode != 0, f"exit {p.returncode}, output {short(out, 800)}")
+    (tools / "text-stats.wasm").write_bytes(good_wasm)
+    await await_for(lambda: _has(s, token, "text-stats", d2), 5.0)
+
+    # 5. a rollback to sequence 1 is refused (the ratchet saw 2)
+    release(tools, "text-stats", "text_stats", d0 + " (rolled back)", 1)
+    seen = await _watch(s, token, "text-stats", 3.0)
+    check(f"{tag}: a rollback to an older sequence is never served", (d0 + " (rolled back)") not in seen,
+          f"descriptions seen: {seen}")
+    p = check_output(tools, WORK / f"state-{s.label}")
+    out = p.stdout + p.stderr
+    check(f"{tag}: --check names the rollback", "text-stats" in out and
+          re.search(r"rollback|sequence", out, re.I) is not None, f"exit {p.returncode}, {short(out, 800)}",
+          advisory=True)
+
+    # 6. a removed package disappears
+    for f in ("extra-stats.wasm", "extra-stats.toml", "extra-stats.toml.sig"):
+        os.remove(tools / f)
+    got = await await_for(lambda: _lacks(s, token, "extra-stats"), 5.0)
+    check(f"{tag}: a package removed from DIR is no longer listed within 5 s", bool(got), advisory=True)
+    s.stop()
+
+
+async def _has(s: Server, token: str, name: str, desc: str) -> bool:
+    try:
+        t = (await listing(s, token)).get(name)
+    except Exception:
+        return False
+    return t is not None and t.description == desc
+
+
+async def _lacks(s: Server, token: str, name: str) -> bool:
+    try:
+        return name not in await listing(s, token)
+    except Exception:
+        return False
+
+
+async def _watch(s: Server, token: str, name: str, seconds: float) -> set:
+    """The descriptions `name` had (None: absent) in listings over the next `seconds`."""
+    seen: set = set()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            t = (await listing(s, token)).get(name)
+            seen.add(t.description if t else None)
+        except Exception as e:  # noqa: BLE001
+            seen.add(f"list failed: {e!r}")
+        await anyio.sleep(0.25)
+    return seen
+
+
+# ---------------------------------------------------------------------------------------------
+# shutdown
+
+
+async def shutdown_check(token: str, tokens: Path) -> None:
+    s = Server("shutdown", http=True, tokens=tokens)
+    s.start()
+
+    async def sleeper() -> None:
+        try:
+            async with client(s, "auto", token) as c:
+                await c.call_tool("hostile-sleep", {})
+        except BaseException:  # noqa: BLE001 - the server goes away under it
+            pass
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(sleeper)
+        await anyio.sleep(1.5)
+        t0 = time.monotonic()
+        assert s.proc
+        s.proc.send_signal(signal.SIGTERM)
+        rc = await anyio.to_thread.run_sync(lambda: _wait(s.proc, 8))
+        dt = time.monotonic() - t0
+        tg.cancel_scope.cancel()
+    check("shutdown: SIGTERM with a call in flight exits within 3 s", rc is not None and dt < 3.0,
+          f"exit {rc} after {dt:.1f} s", advisory=True)
+    st = last_start(s.audit, "hostile-sleep")
+    ends = [x for x in records_of(s.audit, st["call"]) if x.get("kind") == "end"] if st else []
+    check("shutdown: the in-flight call has an end record", bool(ends),
+          f"start {short(st)}", advisory=True)
+    s.stop()
+
+
+def _wait(p: subprocess.Popen | None, t: float) -> int | None:
+    try:
+        return p.wait(t) if p else None
+    except subprocess.TimeoutExpired:
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+async def main() -> None:
+    only = re.compile(ARGS.only) if ARGS.only else None
+
+    def want(name: str) -> bool:
+        return only is None or bool(only.search(name))
+
+    async def run(name: str, coro_fn) -> None:
+        if not want(name):
+            return
+        try:
+            await coro_fn()
+        except Exception as e:  # noqa: BLE001 - report and go on with the next group
+            tb = "".join(traceback.format_exception(e))
+            check(f"{name}: ran without a client exception", False, short(tb, 3000))
+
+    tokens = WORK / "tokens"
+    subject = "py-client"
+    tok = wasmgov("token", "add", subject, "--tokens", str(tokens)).stdout.strip()
+    lines = [ln.split() for ln in tokens.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    check("token add: prints a token and appends `SUBJECT sha256:HEX` of it",
+          bool(tok) and [subject, "sha256:" + hashlib.sha256(tok.encode()).hexdigest()] in lines,
+          f"token {tok!r}, file {lines}")
+
+    for mode in ("legacy", "auto", "2026-07-28"):
+        await run(f"stdio {mode}", lambda mode=mode: era_checks(f"stdio {mode}", Server(f"stdio-{mode}"), mode))
+
+    http_srv = Server("http", http=True, tokens=tokens,
+                      extra=["--allow-host", "mcp.example", "--allow-origin", "http://app.example",
+                             "--max-body", "64KiB"])
+    if any(want(n) for n in ("http legacy", "http auto", "http 2026-07-28", "http raw")):
+        try:
+            http_srv.start()
+        except Exception as e:  # noqa: BLE001
+            check("http: server starts and prints its listening line", False, str(e))
+            http_srv = None
+    if http_srv:
+        for mode in ("legacy", "auto", "2026-07-28"):
+            await run(f"http {mode}", lambda mode=mode: era_checks(f"http {mode}", http_srv, mode, tok, subject))
+        await run("http raw", lambda: anyio.to_thread.run_sync(hardening_checks, http_srv, tok))
+        http_srv.stop()
+    await run("reload", lambda: reload_checks(tok, tokens))
+    await run("shutdown", lambda: shutdown_check(tok, tokens))
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--components", required=True)
+    ap.add_argument("--only", help="regex: run only the check groups it matches (e.g. 'stdio|raw')")
+    ARGS = ap.parse_args()
+    WORK = Path(ARGS.work)
+    try:
+        anyio.run(main)
+    finally:
+        for s in RUNNING:
+            s.stop()
+    if WARNS:
+        print(f"clients.py: {len(WARNS)} warnings (not failures): {', '.join(WARNS)}", flush=True)
+    print(f"clients.py: {PASSES} passed, {len(FAILS)} failed", flush=True)
+    sys.exit(1 if FAILS else 0)
