@@ -130,6 +130,7 @@ class Server:
 
 
 RUNNING: list[Server] = []
+RUNNING_PROCS: list[subprocess.Popen] = []
 
 
 def common_args(audit: Path, state: Path) -> list[str]:
@@ -315,7 +316,6 @@ async def era_checks(tag: str, server: Server, mode: str, token: str | None = No
               f"isError={r.is_error} {short(text_of(r))}")
 
         # cancellation stops the guest and is audited as cancelled
-        t0 = time.monotonic()
         with anyio.move_on_after(1.0) as scope:
             await c.call_tool("hostile-sleep", {})
         check(f"{tag}: hostile-sleep was still running after 1 s (cancelled by the client)",
@@ -347,7 +347,93 @@ async def era_checks(tag: str, server: Server, mode: str, token: str | None = No
         r = await c.call_tool("text-stats", {"text": "still here"})
         check(f"{tag}: a call after the cancelled one succeeds", r.is_error is not True
               and (r.structured_content or {}).get("words") == 2, f"{short(text_of(r))}")
-        del t0
+
+
+# ---------------------------------------------------------------------------------------------
+# raw stdio: nothing but protocol on stdout, and EOF ends the server
+
+
+def stdio_raw_checks() -> None:
+    tag = "stdio raw"
+    s = Server("stdio-raw")
+    meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": {"name": "raw-stdio", "version": "0"}}
+    msgs = [
+        {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": meta}},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+         "params": {"name": "text-stats", "arguments": {"text": "a b c"}, "_meta": meta}},
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+         "params": {"name": "hostile-trap", "arguments": {}, "_meta": meta}},
+    ]
+    import queue
+    import threading
+    proc = subprocess.Popen([ARGS.bin, *s.args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=open(s.log, "w"), text=True)
+    RUNNING_PROCS.append(proc)
+    q: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [q.put(ln) for ln in proc.stdout] and None, daemon=True).start()
+    assert proc.stdin
+    for m in msgs:
+        proc.stdin.write(json.dumps(m) + "\n")
+    proc.stdin.flush()
+    lines: list[str] = []
+    ids: set = set()
+    deadline = time.monotonic() + 30
+    while ids != {1, 2, 3} and time.monotonic() < deadline:
+        try:
+            ln = q.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        if ln.strip():
+            lines.append(ln)
+            try:
+                ids.add(json.loads(ln).get("id"))
+            except (ValueError, AttributeError):
+                pass
+    # all answered (or timed out): now EOF on stdin must end the server
+    proc.stdin.close()
+    t0 = time.monotonic()
+    rc = _wait(proc, 5)
+    dt = time.monotonic() - t0
+    if rc is None:
+        proc.kill()
+        proc.wait()
+    while not q.empty():
+        ln = q.get()
+        if ln.strip():
+            lines.append(ln)
+    err = s.log.read_text(errors="replace")
+    parsed = []
+    junk = []
+    for ln in lines:
+        try:
+            parsed.append(json.loads(ln))
+        except ValueError:
+            junk.append(ln)
+    check(f"{tag}: stdout carries only JSON-RPC lines", not junk and all(m.get("jsonrpc") == "2.0" for m in parsed),
+          f"non-protocol lines: {short(junk)}")
+    by_id = {m.get("id"): m for m in parsed}
+    r1 = (by_id.get(1) or {}).get("result", {})
+    check(f"{tag}: 2026 inline tools/list answered", any(t.get("name") == "text-stats" for t in r1.get("tools", [])),
+          f"got {short(by_id.get(1))}")
+    r2 = (by_id.get(2) or {}).get("result", {})
+    check(f"{tag}: 2026 inline tools/call answered with structuredContent",
+          (r2.get("structuredContent") or {}).get("words") == 3, f"got {short(by_id.get(2))}")
+    r3 = (by_id.get(3) or {}).get("result", {})
+    check(f"{tag}: a trap is a result with isError (not a JSON-RPC error)",
+          r3.get("isError") is True and "error" not in (by_id.get(3) or {}), f"got {short(by_id.get(3))}")
+    check(f"{tag}: the server exits by itself (status 0) within 5 s of stdin closing", rc == 0,
+          f"exit {rc} after {dt:.1f} s; stderr {short(err)}")
+
+
+def audit_chain_checks() -> None:
+    for log in sorted(WORK.glob("audit-*.jsonl")):
+        if log.name == "audit-check.jsonl" or not log.stat().st_size:
+            continue
+        p = wasmgov("audit", "verify", str(log), check_rc=False)
+        check(f"audit: `wasmgov audit verify {log.name}` passes", p.returncode == 0,
+              f"exit {p.returncode}: {short(p.stdout + p.stderr, 600)}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -715,6 +801,7 @@ async def main() -> None:
           bool(tok) and [subject, "sha256:" + hashlib.sha256(tok.encode()).hexdigest()] in lines,
           f"token {tok!r}, file {lines}")
 
+    await run("stdio raw", lambda: anyio.to_thread.run_sync(stdio_raw_checks))
     for mode in ("legacy", "auto", "2026-07-28"):
         await run(f"stdio {mode}", lambda mode=mode: era_checks(f"stdio {mode}", Server(f"stdio-{mode}"), mode))
 
@@ -734,6 +821,9 @@ async def main() -> None:
         http_srv.stop()
     await run("reload", lambda: reload_checks(tok, tokens))
     await run("shutdown", lambda: shutdown_check(tok, tokens))
+    for s in RUNNING:
+        s.stop()
+    await run("audit", lambda: anyio.to_thread.run_sync(audit_chain_checks))
 
 
 if __name__ == "__main__":
@@ -749,6 +839,9 @@ if __name__ == "__main__":
     finally:
         for s in RUNNING:
             s.stop()
+        for p in RUNNING_PROCS:
+            if p.poll() is None:
+                p.kill()
     if WARNS:
         print(f"clients.py: {len(WARNS)} warnings (not failures): {', '.join(WARNS)}", flush=True)
     print(f"clients.py: {PASSES} passed, {len(FAILS)} failed", flush=True)
