@@ -75,16 +75,17 @@ class Server:
     """One `wasmgov serve` configuration; its own audit log and state dir."""
 
     def __init__(self, label: str, *, tools: Path | None = None, http: bool = False,
-                 tokens: Path | None = None, extra: list[str] | None = None):
+                 tokens: Path | None = None, extra: list[str] | None = None, port: int = 0,
+                 policy: Path | None = None):
         self.label = label
         self.tools = tools or WORK / "tools"
         self.audit = WORK / f"audit-{label}.jsonl"
         self.state = WORK / f"state-{label}"
         self.log = WORK / f"serve-{label}.log"
         self.http = http
-        self.args = ["serve", "--tools", str(self.tools), *common_args(self.audit, self.state)]
+        self.args = ["serve", "--tools", str(self.tools), *common_args(self.audit, self.state, policy)]
         if http:
-            self.args += ["--http", "127.0.0.1:0"]
+            self.args += ["--http", f"127.0.0.1:{port}"]
         if tokens:
             self.args += ["--tokens", str(tokens)]
         self.args += extra or []
@@ -133,9 +134,16 @@ RUNNING: list[Server] = []
 RUNNING_PROCS: list[subprocess.Popen] = []
 
 
-def common_args(audit: Path, state: Path) -> list[str]:
+def common_args(audit: Path, state: Path, policy: Path | None = None) -> list[str]:
     return ["--trust", str(WORK / "allowed_signers"), "--revoked", str(WORK / "revoked_keys"),
-            "--policy", str(WORK / "policy.toml"), "--audit", str(audit), "--state", str(state)]
+            "--policy", str(policy or WORK / "policy.toml"), "--audit", str(audit), "--state", str(state)]
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def wasmgov(*args: str, check_rc: bool = True) -> subprocess.CompletedProcess:
@@ -516,13 +524,17 @@ def hardening_checks(s: Server, token: str) -> None:
     st, _, _ = raw(p, "POST", "/mcp", list_body(), {**mcp_headers(token), "Host": f"localhost:{p}"})
     check(f"{tag}: Host localhost:PORT -> 200", st == 200, f"got {st}")
     st, _, _ = raw(p, "POST", "/mcp", list_body(), {**mcp_headers(token), "Host": f"mcp.example:{p}"})
-    check(f"{tag}: Host mcp.example:PORT (--allow-host mcp.example) -> 200", st == 200, f"got {st}")
+    check(f"{tag}: Host mcp.example:PORT (--allow-host mcp.example:PORT) -> 200", st == 200, f"got {st}")
+    st, _, _ = raw(p, "POST", "/mcp", list_body(), {**mcp_headers(token), "Host": f"mcp.example:{p + 1}"})
+    check(f"{tag}: Host mcp.example:OTHER-PORT -> 403", st == 403, f"got {st}")
     st, _, _ = raw(p, "POST", "/mcp", list_body(), {**mcp_headers(token), "Origin": "http://evil.example"})
     check(f"{tag}: Origin http://evil.example -> 403", st == 403, f"got {st}")
     st, _, _ = raw(p, "POST", "/mcp", list_body(), {**mcp_headers(token), "Origin": "null"})
     check(f"{tag}: Origin null -> 403", st == 403, f"got {st}")
-    st, _, _ = raw(p, "POST", "/mcp", list_body(), {**mcp_headers(token), "Origin": "http://app.example"})
-    check(f"{tag}: Origin http://app.example (--allow-origin) -> 200", st == 200, f"got {st}")
+    st, _, _ = raw(p, "POST", "/mcp", list_body(), {**mcp_headers(token), "Origin": "http://app.example:8080"})
+    check(f"{tag}: Origin http://app.example:8080 (--allow-origin) -> 200", st == 200, f"got {st}")
+    st, _, _ = raw(p, "POST", "/mcp", list_body(), {**mcp_headers(token), "Origin": "http://app.example:9999"})
+    check(f"{tag}: Origin http://app.example:9999 -> 403", st == 403, f"got {st}")
     st, _, _ = raw(p, "POST", "/mcp", list_body(), {**mcp_headers(token), "Origin": f"http://127.0.0.1:{p}"})
     check(f"{tag}: Origin of the server itself http://127.0.0.1:PORT -> 200", st == 200, f"got {st}",
           advisory=True)
@@ -736,11 +748,77 @@ async def _watch(s: Server, token: str, name: str, seconds: float) -> set:
 
 
 # ---------------------------------------------------------------------------------------------
+# admission (--max-concurrent) and authorization ([[callers]])
+
+
+async def busy_check(token: str, tokens: Path) -> None:
+    tag = "busy"
+    s = Server("busy", http=True, tokens=tokens, extra=["--max-concurrent", "1", "--max-queued", "0"])
+    s.start()
+    async with client(s, "auto", token) as c1, client(s, "auto", token) as c2:
+        async with anyio.create_task_group() as tg:
+            async def sleeper() -> None:
+                with anyio.move_on_after(3.0):
+                    await c1.call_tool("hostile-sleep", {})
+            tg.start_soon(sleeper)
+            await anyio.sleep(1.0)
+            t0 = time.monotonic()
+            r = await c2.call_tool("text-stats", {"text": "x"})
+            dt = time.monotonic() - t0
+            check(f"{tag}: with --max-concurrent 1 --max-queued 0, a second call is error[busy] at once",
+                  r.is_error is True and text_of(r).startswith("error[busy]") and dt < 1.0,
+                  f"after {dt:.1f} s: isError={r.is_error} {short(text_of(r))}")
+        r = await c2.call_tool("text-stats", {"text": "x y"})
+        check(f"{tag}: once the slot is free (the sleeper cancelled) calls run again",
+              r.is_error is not True and (r.structured_content or {}).get("words") == 2, short(text_of(r)))
+    s.stop()
+
+
+CALLERS_POLICY = """
+[[callers]]
+subjects = ["limited"]
+tools = ["text-stats"]
+
+[[callers]]
+subjects = ["py-client"]
+tools = ["*"]
+"""
+
+
+async def callers_check(token: str, tokens: Path) -> None:
+    tag = "callers"
+    limited = wasmgov("token", "add", "limited", "--tokens", str(tokens)).stdout.strip()
+    pol = WORK / "policy-callers.toml"
+    pol.write_text((WORK / "policy.toml").read_text() + CALLERS_POLICY)
+    s = Server("callers", http=True, tokens=tokens, policy=pol)
+    s.start()
+    async with client(s, "auto", limited) as c:
+        names = {t.name for t in (await c.list_tools()).tools}
+        check(f"{tag}: a caller sees only the tools [[callers]] names for it", names == {"text-stats"},
+              f"got {sorted(names)}")
+        r = await c.call_tool("text-stats", {"text": "a"})
+        check(f"{tag}: ... and may call them", r.is_error is not True, short(text_of(r)))
+        try:
+            r = await c.call_tool("tool-fails", {})
+            outcome = f"isError={r.is_error} {short(text_of(r))}"
+            refused, protocol = r.is_error is True and "tool-fails: this tool always fails" not in text_of(r), False
+        except Exception as e:  # noqa: BLE001 - a protocol error
+            outcome, refused, protocol = f"protocol error {e!r}", True, True
+        check(f"{tag}: a tool it may not call does not run", refused, outcome)
+        check(f"{tag}: ... and the refusal is an isError result, not a protocol error", not protocol,
+              outcome, advisory=True)
+    async with client(s, "auto", token) as c:
+        names = {t.name for t in (await c.list_tools()).tools}
+        check(f"{tag}: a caller with tools = [*] sees every tool", names == EXPECTED_TOOLS, f"got {sorted(names)}")
+    s.stop()
+
+
+# ---------------------------------------------------------------------------------------------
 # shutdown
 
 
 async def shutdown_check(token: str, tokens: Path) -> None:
-    s = Server("shutdown", http=True, tokens=tokens)
+    s = Server("shutdown", http=True, tokens=tokens, extra=["--drain-timeout", "1s"])
     s.start()
 
     async def sleeper() -> None:
@@ -759,12 +837,15 @@ async def shutdown_check(token: str, tokens: Path) -> None:
         rc = await anyio.to_thread.run_sync(lambda: _wait(s.proc, 8))
         dt = time.monotonic() - t0
         tg.cancel_scope.cancel()
-    check("shutdown: SIGTERM with a call in flight exits within 3 s", rc is not None and dt < 3.0,
+    check("shutdown: SIGTERM with a call in flight exits within 5 s (--drain-timeout 1s)", rc is not None and dt < 5.0,
           f"exit {rc} after {dt:.1f} s", advisory=True)
     st = last_start(s.audit, "hostile-sleep")
     ends = [x for x in records_of(s.audit, st["call"]) if x.get("kind") == "end"] if st else []
     check("shutdown: the in-flight call has an end record", bool(ends),
           f"start {short(st)}", advisory=True)
+    if ends:
+        check("shutdown: the in-flight call ended cancelled (or a drain kind)",
+              ends[0].get("outcome") in ("cancelled", "draining", "shutdown"), f"end {short(ends[0])}", advisory=True)
     s.stop()
 
 
@@ -805,8 +886,9 @@ async def main() -> None:
     for mode in ("legacy", "auto", "2026-07-28"):
         await run(f"stdio {mode}", lambda mode=mode: era_checks(f"stdio {mode}", Server(f"stdio-{mode}"), mode))
 
-    http_srv = Server("http", http=True, tokens=tokens,
-                      extra=["--allow-host", "mcp.example", "--allow-origin", "http://app.example",
+    port = free_port()
+    http_srv = Server("http", http=True, tokens=tokens, port=port,
+                      extra=["--allow-host", f"mcp.example:{port}", "--allow-origin", "http://app.example:8080",
                              "--max-body", "64KiB"])
     if any(want(n) for n in ("http legacy", "http auto", "http 2026-07-28", "http raw")):
         try:
@@ -820,6 +902,8 @@ async def main() -> None:
         await run("http raw", lambda: anyio.to_thread.run_sync(hardening_checks, http_srv, tok))
         http_srv.stop()
     await run("reload", lambda: reload_checks(tok, tokens))
+    await run("busy", lambda: busy_check(tok, tokens))
+    await run("callers", lambda: callers_check(tok, tokens))
     await run("shutdown", lambda: shutdown_check(tok, tokens))
     for s in RUNNING:
         s.stop()
