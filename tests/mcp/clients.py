@@ -37,7 +37,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 CLIENT_NAME, CLIENT_VERSION = "wasmgov-clients-py", "0.1.0"
 EXPECTED_TOOLS = {
     "text-stats", "hostile-loop", "hostile-trap", "hostile-sleep", "tool-fails",
-    "grep-files", "write-note", "fetch-url",
+    "grep-files", "write-note", "fetch-url", "hostile-nap",
 }
 ERA = {"legacy": "2025-11-25", "auto": "2026-07-28", "2026-07-28": "2026-07-28"}
 
@@ -308,6 +308,23 @@ async def era_checks(tag: str, server: Server, mode: str, token: str | None = No
         check(f"{tag}: input not matching the schema is an isError result",
               r.is_error is True and text_of(r).startswith("error["), f"text={short(text_of(r))}")
 
+        r = await c.call_tool("hostile-nap", {})
+        check_error(tag, r, "limit-timeout")
+
+        # concurrent calls on one connection: each gets its own answer
+        texts = [" ".join(["w"] * n) for n in (1, 2, 3, 4, 5)]
+        answers: dict[int, Any] = {}
+
+        async def one(i: int) -> None:
+            answers[i] = await c.call_tool("text-stats", {"text": texts[i]})
+
+        async with anyio.create_task_group() as tg:
+            for i in range(len(texts)):
+                tg.start_soon(one, i)
+        got_words = [(answers[i].structured_content or {}).get("words") for i in range(len(texts))]
+        check(f"{tag}: 5 concurrent calls on one connection each get their own result",
+              got_words == [1, 2, 3, 4, 5], f"words {got_words}")
+
         # a denial: the host refuses fetch-url's request to 127.0.0.1:9 (loopback, not opened)
         r = await c.call_tool("fetch-url", {"url": "http://127.0.0.1:9/"})
         check_error(tag, r, "tool-failed", contains="HttpRequestDenied")
@@ -343,6 +360,12 @@ async def era_checks(tag: str, server: Server, mode: str, token: str | None = No
             s, end = got
             check(f"{tag}: cancelled call has an end record with outcome cancelled within 3 s",
                   end.get("outcome") == "cancelled", f"end record = {short(end, 500)}")
+            hcs = [x for x in records_of(server.audit, s["call"]) if x.get("kind") == "host-call"]
+            check(f"{tag}: the cancelled call's end record accounts for its host calls, fuel and memory",
+                  (end.get("host_calls") or 0) >= len(hcs) > 0 and (end.get("fuel") or 0) > 0
+                  and (end.get("peak_memory") or 0) > 0,
+                  f"{len(hcs)} host-call records, but end has host_calls={end.get('host_calls')} "
+                  f"fuel={end.get('fuel')} peak_memory={end.get('peak_memory')}")
             ctx = s.get("context") or {}
             check(f"{tag}: the cancelled call's start record carries transport {transport} and its request id",
                   ctx.get("transport") == transport and bool(str(ctx.get("mcp-request", ""))),
@@ -369,7 +392,7 @@ def stdio_raw_checks() -> None:
             "io.modelcontextprotocol/clientInfo": {"name": "raw-stdio", "version": "0"}}
     msgs = [
         {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": meta}},
-        {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        {"jsonrpc": "2.0", "id": "req-two", "method": "tools/call",
          "params": {"name": "text-stats", "arguments": {"text": "a b c"}, "_meta": meta}},
         {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
          "params": {"name": "hostile-trap", "arguments": {}, "_meta": meta}},
@@ -388,7 +411,7 @@ def stdio_raw_checks() -> None:
     lines: list[str] = []
     ids: set = set()
     deadline = time.monotonic() + 30
-    while ids != {1, 2, 3} and time.monotonic() < deadline:
+    while ids != {1, "req-two", 3} and time.monotonic() < deadline:
         try:
             ln = q.get(timeout=0.2)
         except queue.Empty:
@@ -425,14 +448,72 @@ def stdio_raw_checks() -> None:
     r1 = (by_id.get(1) or {}).get("result", {})
     check(f"{tag}: 2026 inline tools/list answered", any(t.get("name") == "text-stats" for t in r1.get("tools", [])),
           f"got {short(by_id.get(1))}")
-    r2 = (by_id.get(2) or {}).get("result", {})
-    check(f"{tag}: 2026 inline tools/call answered with structuredContent",
-          (r2.get("structuredContent") or {}).get("words") == 3, f"got {short(by_id.get(2))}")
+    r2 = (by_id.get("req-two") or {}).get("result", {})
+    check(f"{tag}: 2026 inline tools/call (string id) answered with structuredContent",
+          (r2.get("structuredContent") or {}).get("words") == 3, f"got {short(by_id.get('req-two'))}")
+    st = last_start(s.audit, "text-stats")
+    ctx = (st or {}).get("context") or {}
+    check(f"{tag}: the audit start record's mcp-request is the JSON-RPC id (\"req-two\")",
+          ctx.get("mcp-request") == "req-two" and ctx.get("client") == "raw-stdio/0"
+          and ctx.get("transport") == "stdio", f"context {short(ctx)}")
     r3 = (by_id.get(3) or {}).get("result", {})
     check(f"{tag}: a trap is a result with isError (not a JSON-RPC error)",
           r3.get("isError") is True and "error" not in (by_id.get(3) or {}), f"got {short(by_id.get(3))}")
     check(f"{tag}: the server exits by itself (status 0) within 5 s of stdin closing", rc == 0,
           f"exit {rc} after {dt:.1f} s; stderr {short(err)}")
+
+
+def stdio_exchange(s: Server, lines: list[str], want_ids: set, timeout: float) -> tuple[list[dict], int | None]:
+    """Write `lines` to a fresh stdio server, read answers until `want_ids` or `timeout`, close stdin."""
+    import queue
+    import threading
+    proc = subprocess.Popen([ARGS.bin, *s.args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=open(s.log, "w"), text=True)
+    RUNNING_PROCS.append(proc)
+    q: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [q.put(ln) for ln in proc.stdout] and None, daemon=True).start()
+    assert proc.stdin
+    for ln in lines:
+        proc.stdin.write(ln + "\n")
+        proc.stdin.flush()
+    out: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while not want_ids <= {m.get("id") for m in out} and time.monotonic() < deadline:
+        try:
+            ln = q.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        try:
+            out.append(json.loads(ln))
+        except ValueError:
+            out.append({"junk": ln})
+    proc.stdin.close()
+    rc = _wait(proc, 5)
+    if rc is None:
+        proc.kill()
+        proc.wait()
+    return out, rc
+
+
+def stdio_limit_checks() -> None:
+    tag = "stdio max-body"
+    s = Server("stdio-maxbody", extra=["--max-body", "64KiB"])
+    meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {}}
+    big = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "text-stats", "arguments": {"text": "x " * 60_000}, "_meta": meta}})
+    small = json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                        "params": {"name": "text-stats", "arguments": {"text": "a b"}, "_meta": meta}})
+    out, rc = stdio_exchange(s, [big, small], {1, 2}, 10.0)
+    by_id = {m.get("id"): m for m in out}
+    check(f"{tag}: a line under the cap after an oversized one is still answered",
+          ((by_id.get(2) or {}).get("result", {}).get("structuredContent") or {}).get("words") == 2,
+          f"got {short(out)}")
+    check(f"{tag}: an oversized line ({len(big)} bytes > 64 KiB) is not run", not any(
+        r.get("kind") == "start" and r.get("input_size", 0) > 65536 for r in audit_records(s.audit)),
+          "the audit log has a start record for it")
+    check(f"{tag}: an oversized line gets a JSON-RPC error reply (not silence)",
+          "error" in (by_id.get(1) or {}), f"answers {short(out)}", advisory=True)
 
 
 def audit_chain_checks() -> None:
@@ -628,6 +709,16 @@ async def reload_checks(token: str, tokens: Path) -> None:
     p = check_output(tools, WORK / "state-check2")
     check(f"{tag}: --check exits 0 on a directory of good packages", p.returncode == 0,
           f"exit {p.returncode}: {short(p.stdout + p.stderr, 600)}")
+
+    rev = WORK / "revoked-all"
+    rev.write_text((WORK / "key.pub").read_text())
+    p = wasmgov("serve", "--tools", str(tools), "--trust", str(WORK / "allowed_signers"), "--revoked", str(rev),
+                "--policy", str(WORK / "policy.toml"), "--audit", str(WORK / "audit-check.jsonl"),
+                "--state", str(WORK / "state-check3"), "--check", check_rc=False)
+    out = p.stdout + p.stderr
+    check(f"{tag}: with the signing key revoked, --check serves nothing and says revoked",
+          p.returncode == 3 and not re.search(r"^serve ", p.stdout, re.M) and re.search(r"revoked", out, re.I) is not None,
+          f"exit {p.returncode}, output {short(out, 800)}")
 
     d0 = manifest("text-stats", tools)["tool"]["description"]
     async with client(Server("reload-stdio", tools=tools), "legacy", message_handler=on_msg) as sc:
@@ -883,6 +974,7 @@ async def main() -> None:
           f"token {tok!r}, file {lines}")
 
     await run("stdio raw", lambda: anyio.to_thread.run_sync(stdio_raw_checks))
+    await run("stdio max-body", lambda: anyio.to_thread.run_sync(stdio_limit_checks))
     for mode in ("legacy", "auto", "2026-07-28"):
         await run(f"stdio {mode}", lambda mode=mode: era_checks(f"stdio {mode}", Server(f"stdio-{mode}"), mode))
 
