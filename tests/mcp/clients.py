@@ -737,7 +737,25 @@ async def reload_checks(token: str, tokens: Path) -> None:
           f"exit {p.returncode}, output {short(out, 800)}")
 
     d0 = manifest("text-stats", tools)["tool"]["description"]
-    async with client(Server("reload-stdio", tools=tools), "legacy", message_handler=on_msg) as sc:
+    events: list[Any] = []
+    listen_state: dict[str, Any] = {}
+
+    async def listener(task_status=anyio.TASK_STATUS_IGNORED) -> None:
+        try:
+            async with client(s, "auto", token) as lc:
+                async with lc.listen(tools_list_changed=True) as sub:
+                    task_status.started()
+                    async for ev in sub:
+                        events.append(ev)
+                        break
+        except Exception as e:  # noqa: BLE001 - reported by the advisory check
+            listen_state["error"] = repr(e)
+            task_status.started()
+
+    async with anyio.create_task_group() as ltg, \
+            client(Server("reload-stdio", tools=tools), "legacy", message_handler=on_msg) as sc:
+        with anyio.fail_after(10):
+            await ltg.start(listener)
         before = await listing(s, token)
         check(f"{tag}: text-stats served before any change", before.get("text-stats") is not None
               and before["text-stats"].description == d0, f"got {sorted(before)}")
@@ -759,6 +777,10 @@ async def reload_checks(token: str, tokens: Path) -> None:
         stdio_tools = {t.name for t in (await sc.list_tools()).tools}
         check(f"{tag}: the stdio server lists the added package too", "extra-stats" in stdio_tools,
               f"got {sorted(stdio_tools)}")
+        await await_for(lambda: _true(events or listen_state), 5.0)
+        check(f"{tag}: a 2026 HTTP subscriptions/listen stream got a tools-list-changed event",
+              bool(events), f"events {short(events)}, {listen_state.get('error', 'no error')}", advisory=True)
+        ltg.cancel_scope.cancel()
 
     # 2. a replaced package (new release, higher sequence) is served
     d2 = "Replaced: release two of text-stats"
@@ -823,6 +845,10 @@ async def reload_checks(token: str, tokens: Path) -> None:
     got = await await_for(lambda: _lacks(s, token, "extra-stats"), 5.0)
     check(f"{tag}: a package removed from DIR is no longer listed within 5 s", bool(got), advisory=True)
     s.stop()
+
+
+async def _true(v: Any) -> bool:
+    return bool(v)
 
 
 async def _has(s: Server, token: str, name: str, desc: str) -> bool:
@@ -956,6 +982,34 @@ async def shutdown_check(token: str, tokens: Path) -> None:
     s.stop()
 
 
+def stdio_shutdown_check() -> None:
+    s = Server("shutdown-stdio", extra=["--drain-timeout", "1s"])
+    meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {}}
+    proc = subprocess.Popen([ARGS.bin, *s.args], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=open(s.log, "w"), text=True)
+    RUNNING_PROCS.append(proc)
+    assert proc.stdin
+    proc.stdin.write(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                                 "params": {"name": "hostile-sleep", "arguments": {}, "_meta": meta}}) + "\n")
+    proc.stdin.flush()
+    wait_for(lambda: last_start(s.audit, "hostile-sleep"), 10.0)
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    rc = _wait(proc, 8)
+    dt = time.monotonic() - t0
+    if rc is None:
+        proc.kill()
+        proc.wait()
+    check("shutdown: a stdio server with a call in flight exits within 5 s of SIGTERM (--drain-timeout 1s)",
+          rc is not None and dt < 5.0, f"exit {rc} after {dt:.1f} s", advisory=True)
+    st = last_start(s.audit, "hostile-sleep")
+    ends = [x for x in records_of(s.audit, st["call"]) if x.get("kind") == "end"] if st else []
+    check("shutdown: the stdio call in flight has an end record", bool(ends), f"start {short(st)}",
+          advisory=True)
+
+
 def _wait(p: subprocess.Popen | None, t: float) -> int | None:
     try:
         return p.wait(t) if p else None
@@ -1013,6 +1067,7 @@ async def main() -> None:
     await run("busy", lambda: busy_check(tok, tokens))
     await run("callers", lambda: callers_check(tok, tokens))
     await run("shutdown", lambda: shutdown_check(tok, tokens))
+    await run("shutdown stdio", lambda: anyio.to_thread.run_sync(stdio_shutdown_check))
     for s in RUNNING:
         s.stop()
     await run("audit", lambda: anyio.to_thread.run_sync(audit_chain_checks))
