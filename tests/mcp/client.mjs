@@ -94,6 +94,11 @@ for (const [label, versionNegotiation, want] of eras) {
     r = await c.callTool({ name: 'tool-fails', arguments: { reason: 'from ts' } });
     check(`${tag}: tool-fails is an isError result error[tool-failed]`,
       r.isError === true && textOf(r).startsWith('error[tool-failed]') && textOf(r).includes('from ts'), short(textOf(r)));
+    // an error result of a tool with an outputSchema: its structuredContent is the error, not
+    // the schema's shape; the client must still hand back the isError result
+    r = await c.callTool({ name: 'text-stats', arguments: { txet: 1 } });
+    check(`${tag}: bad input to a tool with an outputSchema is an isError result`,
+      r.isError === true && textOf(r).startsWith('error[tool-invalid-input]'), short(textOf(r)));
     r = await c.callTool({ name: 'hostile-trap', arguments: {} });
     check(`${tag}: hostile-trap is an isError result error[trap]`,
       r.isError === true && textOf(r).startsWith('error[trap]'), short(textOf(r)));

@@ -317,7 +317,13 @@ async def era_checks(tag: str, server: Server, mode: str, token: str | None = No
 
         # failures are results, never protocol errors
         check_error(tag, await c.call_tool("hostile-loop", {}), "limit-fuel")
-        check_error(tag, await c.call_tool("hostile-trap", {}), "trap")
+        r = await c.call_tool("hostile-trap", {})
+        check_error(tag, r, "trap")
+        # serve/src/call.rs copies the tool's stderr (its panic message) into an error result
+        check(f"{tag}: the trap result carries the guest's panic message (its stderr)",
+              "deliberate panic" in text_of(r) + json.dumps(r.structured_content or {}),
+              f"text {short(text_of(r), 200)}; structuredContent keys {sorted((r.structured_content or {}).keys())}",
+              advisory=True)
         check_error(tag, await c.call_tool("tool-fails", {"reason": "on purpose"}), "tool-failed",
                     contains="tool-fails: on purpose")
         r = await c.call_tool("text-stats", {"txet": 1})
@@ -951,7 +957,7 @@ async def callers_check(token: str, tokens: Path) -> None:
 
 
 async def shutdown_check(token: str, tokens: Path) -> None:
-    s = Server("shutdown", http=True, tokens=tokens, extra=["--drain-timeout", "1s"])
+    s = Server("shutdown", http=True, tokens=tokens, extra=["--drain-timeout", "2s"])
     s.start()
 
     async def sleeper() -> None:
@@ -967,10 +973,26 @@ async def shutdown_check(token: str, tokens: Path) -> None:
         t0 = time.monotonic()
         assert s.proc
         s.proc.send_signal(signal.SIGTERM)
+        await anyio.sleep(0.3)
+        # while it drains: not ready, and a new call is refused as a result
+        try:
+            st, _, _ = await anyio.to_thread.run_sync(lambda: raw(s.port, "GET", "/readyz"))
+        except OSError as e:
+            st = repr(e)
+        check("shutdown: /readyz is 503 while draining", st == 503, f"got {st}", advisory=True)
+        try:
+            with anyio.fail_after(5):
+                async with client(s, "2026-07-28", token) as c:
+                    r = await c.call_tool("text-stats", {"text": "late"})
+            late = f"isError={r.is_error} {short(text_of(r))}"
+            ok = r.is_error is True and text_of(r).startswith("error[draining]")
+        except BaseException as e:  # noqa: BLE001
+            late, ok = f"raised {e!r}", False
+        check("shutdown: a call made while draining is an error[draining] result", ok, late, advisory=True)
         rc = await anyio.to_thread.run_sync(lambda: _wait(s.proc, 8))
         dt = time.monotonic() - t0
         tg.cancel_scope.cancel()
-    check("shutdown: SIGTERM with a call in flight exits within 5 s (--drain-timeout 1s)", rc is not None and dt < 5.0,
+    check("shutdown: SIGTERM with a call in flight exits within 5 s (--drain-timeout 2s)", rc is not None and dt < 5.0,
           f"exit {rc} after {dt:.1f} s", advisory=True)
     st = last_start(s.audit, "hostile-sleep")
     ends = [x for x in records_of(s.audit, st["call"]) if x.get("kind") == "end"] if st else []
