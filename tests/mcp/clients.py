@@ -845,7 +845,25 @@ async def reload_checks(token: str, tokens: Path) -> None:
           re.search(r"rollback|sequence", out, re.I) is not None, f"exit {p.returncode}, {short(out, 800)}",
           advisory=True)
 
-    # 6. a removed package disappears
+    # 6. a release copied in place with plain `cp` (not atomic: manifest, signature, then the
+    #    component, each truncated and rewritten) is served once the copy is complete
+    staging = WORK / "staging"
+    staging.mkdir(exist_ok=True)
+    d4 = "Release three, copied in with cp"
+    release(staging, "text-stats", "text_stats", d4, 3)
+    for f in ("text-stats.toml", "text-stats.toml.sig", "text-stats.wasm"):
+        shutil.copyfile(staging / f, tools / f)
+        await anyio.sleep(0.05)
+    got = await await_for(lambda: _has(s, token, "text-stats", d4), 5.0)
+    check(f"{tag}: a release copied over the old one file by file (cp) is served within 5 s", bool(got),
+          f"listing: {short({n: t.description for n, t in (await listing(s, token)).items()})}")
+    if got:
+        async with client(s, "auto", token) as c:
+            r = await c.call_tool("text-stats", {"text": "one two"})
+        check(f"{tag}: ... and runs", r.is_error is not True and (r.structured_content or {}).get("words") == 2,
+              short(text_of(r)))
+
+    # 7. a removed package disappears
     for f in ("extra-stats.wasm", "extra-stats.toml", "extra-stats.toml.sig"):
         os.remove(tools / f)
     got = await await_for(lambda: _lacks(s, token, "extra-stats"), 5.0)
