@@ -286,10 +286,10 @@ async def era_checks(tag: str, server: Server, mode: str, token: str | None = No
               a.destructive_hint is True and a.read_only_hint is not True, f"got {a!r}")
         a = ann("fetch-url")
         check(f"{tag}: fetch-url (network) openWorldHint=true", a.open_world_hint is True, f"got {a!r}")
-        # The brief says "readOnlyHint true when nothing writable"; serve/src/listing.rs also
-        # requires "nothing can be sent" (no network). Reported; advisory until that is settled.
-        check(f"{tag}: fetch-url (network, nothing writable) readOnlyHint=true as the brief says",
-              a.read_only_hint is True, f"got {a!r}", advisory=True)
+        # docs/serve.md: readOnlyHint is true when the grant has "nothing writable: no read-write
+        # bind" (network does not count; openWorldHint says that).
+        check(f"{tag}: fetch-url (network, no read-write bind) readOnlyHint=true (docs/serve.md)",
+              a.read_only_hint is True, f"got {a!r}")
 
         # a successful governed call
         r = await c.call_tool("text-stats", {"text": "the cat and the cat"})
