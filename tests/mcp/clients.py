@@ -905,6 +905,67 @@ async def _watch(s: Server, token: str, name: str, seconds: float) -> set:
 
 
 # ---------------------------------------------------------------------------------------------
+# the tool directory and refusals at start (docs/serve.md "The tool directory")
+
+
+def refusals(out: str) -> dict[str, str]:
+    # the stem as --check prints it (a stray component is named with its .wasm)
+    return {m.group(1).removesuffix(".wasm"): m.group(2) for m in re.finditer(r"^refuse\s+(\S+)\s+error\[([a-z0-9-]+)\]", out, re.M)}
+
+
+def layout_checks() -> None:
+    tag = "dir"
+    d = WORK / "tools-layout"
+    shutil.copytree(WORK / "tools", d)
+    shutil.copyfile(d / "text-stats.wasm", d / "stray.wasm")                 # no manifest
+    shutil.copyfile(d / "tool-fails.toml", d / "nocomp.toml")                # no component
+    shutil.copyfile(d / "tool-fails.toml.sig", d / "nocomp.toml.sig")
+    for f in ("text-stats.wasm", "text-stats.toml", "text-stats.toml.sig"):   # an older release
+        shutil.copyfile(d / f, d / f.replace("text-stats", "text-stats-v1"))
+    release(d, "text-stats", "text_stats", "Release two, beside release one", 2)
+    for f in ("wasm", "toml", "toml.sig"):                                    # hidden: ignored
+        shutil.copyfile(d / f"hostile-loop.{f}", d / f".hidden.{f}")
+    p = check_output(d, WORK / "state-layout")
+    out = p.stdout + p.stderr
+    got = refusals(p.stdout)
+    want = {"unsigned-stats": "unsigned", "stray": "no-manifest", "nocomp": "no-component"}
+    check(f"{tag}: --check refuses unsigned, stray .wasm and manifest-without-component with their kinds",
+          all(got.get(k) == v for k, v in want.items()), f"refused {got}; output {short(out, 900)}")
+    check(f"{tag}: --check refuses the older release beside a newer one of the same tool",
+          got.get("text-stats-v1") in ("superseded", "rollback"), f"refused {got}")
+    check(f"{tag}: names beginning with . are ignored", ".hidden" not in out, short(out, 900))
+    check(f"{tag}: --check exits 3 when a package is refused", p.returncode == 3, f"exit {p.returncode}")
+    served = re.findall(r"^serve\s+(\S+)", p.stdout, re.M)
+    check(f"{tag}: --check serves the newer release and the other good packages",
+          set(served) == EXPECTED_TOOLS, f"served {sorted(served)}")
+
+
+def startup_refusal_checks(tokens: Path) -> None:
+    tag = "start"
+    base = ["serve", "--tools", str(WORK / "tools"), *common_args(WORK / "audit-check.jsonl", WORK / "state-check")]
+    loose = WORK / "tokens-loose"
+    shutil.copyfile(tokens, loose)
+    os.chmod(loose, 0o644)
+    p = wasmgov(*base, "--http", "127.0.0.1:0", "--tokens", str(loose), check_rc=False)
+    check(f"{tag}: a tokens file readable by others is refused (error[tokens], exit 2)",
+          p.returncode == 2 and "error[tokens]" in p.stderr, f"exit {p.returncode}: {short(p.stderr)}")
+    p = wasmgov(*base, "--tokens", str(tokens), check_rc=False)
+    check(f"{tag}: --tokens without --http is a usage error (exit 2)",
+          p.returncode == 2 and "error[usage]" in p.stderr, f"exit {p.returncode}: {short(p.stderr)}")
+    pol = WORK / "policy-callers-only.toml"
+    pol.write_text((WORK / "policy.toml").read_text() + CALLERS_POLICY)
+    argv = ["serve", "--tools", str(WORK / "tools"), *common_args(WORK / "audit-check.jsonl", WORK / "state-check", pol),
+            "--http", "127.0.0.1:0"]
+    try:
+        p = subprocess.run([ARGS.bin, *argv], capture_output=True, text=True, timeout=20)
+        rc, err = p.returncode, p.stderr
+    except subprocess.TimeoutExpired:
+        rc, err = None, "still running after 20 s (it served [[callers]] without tokens)"
+    check(f"{tag}: [[callers]] over HTTP without --tokens is refused (error[unauthenticated], exit 2)",
+          rc == 2 and "error[unauthenticated]" in err, f"exit {rc}: {short(err)}")
+
+
+# ---------------------------------------------------------------------------------------------
 # admission (--max-concurrent) and authorization ([[callers]])
 
 
@@ -1103,6 +1164,8 @@ async def main() -> None:
             await run(f"http {mode}", lambda mode=mode: era_checks(f"http {mode}", http_srv, mode, tok, subject))
         await run("http raw", lambda: anyio.to_thread.run_sync(hardening_checks, http_srv, tok))
         http_srv.stop()
+    await run("dir", lambda: anyio.to_thread.run_sync(layout_checks))
+    await run("start", lambda: anyio.to_thread.run_sync(startup_refusal_checks, tokens))
     await run("reload", lambda: reload_checks(tok, tokens))
     await run("busy", lambda: busy_check(tok, tokens))
     await run("callers", lambda: callers_check(tok, tokens))
