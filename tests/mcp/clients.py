@@ -758,8 +758,15 @@ async def reload_checks(token: str, tokens: Path) -> None:
             listen_state["error"] = repr(e)
             task_status.started()
 
+    http_notes: list[Any] = []
+
+    async def on_http_msg(m: Any) -> None:
+        http_notes.append(m)
+
     async with anyio.create_task_group() as ltg, \
-            client(Server("reload-stdio", tools=tools), "legacy", message_handler=on_msg) as sc:
+            client(Server("reload-stdio", tools=tools), "legacy", message_handler=on_msg) as sc, \
+            client(s, "legacy", token, message_handler=on_http_msg) as hc:
+        await hc.list_tools()
         with anyio.fail_after(10):
             await ltg.start(listener)
         before = await listing(s, token)
@@ -780,6 +787,10 @@ async def reload_checks(token: str, tokens: Path) -> None:
               any(isinstance(getattr(m, "root", m), mt.ToolListChangedNotification) or
                   "list_changed" in repr(m) for m in notes),
               f"got {short(notes)}", advisory=True)
+        check(f"{tag}: a legacy HTTP session got notifications/tools/list_changed",
+              any(isinstance(getattr(m, "root", m), mt.ToolListChangedNotification) or
+                  "list_changed" in repr(m) for m in http_notes),
+              f"got {short(http_notes)}", advisory=True)
         stdio_tools = {t.name for t in (await sc.list_tools()).tools}
         check(f"{tag}: the stdio server lists the added package too", "extra-stats" in stdio_tools,
               f"got {sorted(stdio_tools)}")
@@ -1028,6 +1039,14 @@ async def callers_check(token: str, tokens: Path) -> None:
     async with client(s, "auto", token) as c:
         names = {t.name for t in (await c.list_tools()).tools}
         check(f"{tag}: a caller with tools = [*] sees every tool", names == EXPECTED_TOOLS, f"got {sorted(names)}")
+    nobody = wasmgov("token", "add", "nobody", "--tokens", str(tokens)).stdout.strip()
+    s.stop()
+    s = Server("callers2", http=True, tokens=tokens, policy=pol)
+    s.start()
+    async with client(s, "auto", nobody) as c:
+        names = {t.name for t in (await c.list_tools()).tools}
+        check(f"{tag}: an authenticated caller no [[callers]] entry names sees no tool", not names,
+              f"got {sorted(names)}")
     s.stop()
 
 
