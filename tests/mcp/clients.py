@@ -1002,6 +1002,26 @@ async def busy_check(token: str, tokens: Path) -> None:
               r.is_error is not True and (r.structured_content or {}).get("words") == 2, short(text_of(r)))
     s.stop()
 
+    # docs/serve.md: "There is no queue: the call past N is answered at once with error[busy]";
+    # the CLI has --max-queued (default 64), so with --max-concurrent alone the call waits.
+    s = Server("busy-default", http=True, tokens=tokens, extra=["--max-concurrent", "1"])
+    s.start()
+    async with client(s, "auto", token) as c1, client(s, "auto", token) as c2:
+        async with anyio.create_task_group() as tg:
+            async def sleeper2() -> None:
+                with anyio.move_on_after(2.5):
+                    await c1.call_tool("hostile-sleep", {})
+            tg.start_soon(sleeper2)
+            await anyio.sleep(1.0)
+            t0 = time.monotonic()
+            r = await c2.call_tool("text-stats", {"text": "x"})
+            dt = time.monotonic() - t0
+        check(f"{tag}: with --max-concurrent 1 alone, a second call is error[busy] at once (docs/serve.md)",
+              r.is_error is True and text_of(r).startswith("error[busy]") and dt < 1.0,
+              f"it waited {dt:.1f} s for the slot and then ran: isError={r.is_error} {short(text_of(r), 80)}",
+              advisory=True)
+    s.stop()
+
 
 CALLERS_POLICY = """
 [[callers]]
