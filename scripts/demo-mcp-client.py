@@ -21,8 +21,8 @@ async def main(command: list[str]) -> None:
             a = t.annotations
             print(
                 f"  {t.name:<12} {t.description}\n"
-                f"  {'':<12} readOnly={a.readOnlyHint} destructive={a.destructiveHint} "
-                f"openWorld={a.openWorldHint}"
+                f"  {'':<12} readOnly={a.read_only_hint} destructive={a.destructive_hint} "
+                f"openWorld={a.open_world_hint}"
             )
         r = await client.call_tool("text-stats", {"text": "the cat and the dog and the bird"})
         print("text-stats ->", r.structured_content)
