@@ -8,6 +8,8 @@
 //!   request line written, one response line read.
 //! - `http`: the same server over streamable HTTP (2026-07-28, stateless), one keep-alive
 //!   connection: one POST, its SSE answer read to the end of the chunked body.
+//! - `pipe_floor`: the same request line through `cat` (a process that only echoes it): what two
+//!   pipe hops and two process wake-ups cost on this machine, the floor under `stdio`.
 //!
 //! Prerequisites: `scripts/build-tools` and `cargo build --release` (the bench runs
 //! `target/release/wasmgov`).
@@ -233,6 +235,30 @@ fn http(c: &mut Criterion, dir: &Path) {
     let _ = child.wait();
 }
 
+fn pipe_floor(c: &mut Criterion) {
+    let mut child = Command::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("cat");
+    let mut w = child.stdin.take().unwrap();
+    let mut r = BufReader::new(child.stdout.take().unwrap());
+    let request = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"text-stats","arguments":{INPUT}}}}}"#
+    );
+    let mut line = String::new();
+    c.bench_function("mcp_call/pipe_floor", |b| {
+        b.iter(|| {
+            writeln!(w, "{request}").unwrap();
+            w.flush().unwrap();
+            line.clear();
+            r.read_line(&mut line).unwrap();
+        })
+    });
+    drop(w);
+    let _ = child.wait();
+}
+
 fn benches(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path());
@@ -242,6 +268,7 @@ fn benches(c: &mut Criterion) {
         .unwrap();
     direct(c, dir.path(), &rt);
     stdio(c, dir.path());
+    pipe_floor(c);
     http(c, dir.path());
 }
 

@@ -7,8 +7,9 @@
 //!   another site, or a DNS name rebound to 127.0.0.1, cannot drive the server).
 //! - `/mcp` needs a bearer token when tokens are configured (401 otherwise); the token's subject
 //!   is the caller the policy's `[[callers]]` and the audit log see.
-//! - Bodies are capped (413), headers are capped in count and size and must arrive within a
-//!   deadline (slow-loris), legacy sessions are capped in number (503) and expire when idle.
+//! - Bodies are capped (413) and must keep arriving (408), headers are capped in count and size
+//!   and must arrive within a deadline (slow-loris), connections are capped in number, legacy
+//!   sessions are capped in number (503) and expire when idle.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,8 +45,11 @@ pub struct HttpOptions {
     pub max_sessions: usize,
     /// How long a legacy session may sit idle before it is closed.
     pub session_idle: Duration,
-    /// How long a client may take to send a request's headers.
+    /// How long a client may take to send a request's headers, and to send each part of its
+    /// body.
     pub header_timeout: Duration,
+    /// Most connections open at once; further clients wait in the listen backlog.
+    pub max_connections: usize,
 }
 
 impl Default for HttpOptions {
@@ -59,6 +63,7 @@ impl Default for HttpOptions {
             max_sessions: 256,
             session_idle: Duration::from_secs(10 * 60),
             header_timeout: Duration::from_secs(10),
+            max_connections: 1024,
         }
     }
 }
@@ -173,7 +178,18 @@ impl HttpListener {
             ));
 
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let connections = Arc::new(tokio::sync::Semaphore::new(
+            self.options.max_connections.max(1),
+        ));
         loop {
+            // A connection slot first: past the cap, clients wait in the kernel's backlog.
+            let slot = tokio::select! {
+                s = connections.clone().acquire_owned() => match s {
+                    Ok(s) => s,
+                    Err(_) => break,
+                },
+                () = shutdown.cancelled() => break,
+            };
             tokio::select! {
                 accepted = self.listener.accept() => {
                     let stream = match accepted {
@@ -202,6 +218,7 @@ impl HttpListener {
                         if let Err(e) = conn.await {
                             tracing::debug!("connection ended: {e}");
                         }
+                        drop(slot);
                     });
                 }
                 () = shutdown.cancelled() => break,
