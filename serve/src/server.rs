@@ -161,6 +161,11 @@ impl Server {
         }
     }
 
+    /// Calls waiting for a slot.
+    pub fn waiting(&self) -> usize {
+        self.inner.queued.load(Ordering::Acquire)
+    }
+
     /// Calls running or waiting for a slot.
     pub fn in_flight(&self) -> usize {
         self.inner.in_flight.load(Ordering::Acquire)

@@ -257,8 +257,13 @@ impl Pipe {
         id
     }
 
-    /// Wait for the response to `id`, keeping other messages in `self.other`.
+    /// Wait for the response to `id` (or take it from what was read before), keeping other
+    /// messages in `self.other`.
     pub async fn response(&mut self, id: i64) -> Value {
+        let is_it = |m: &Value| m.get("id") == Some(&json!(id)) && m.get("method").is_none();
+        if let Some(i) = self.other.iter().position(is_it) {
+            return self.other.remove(i);
+        }
         loop {
             let m = self.recv().await;
             if m.get("id") == Some(&json!(id)) && m.get("method").is_none() {
@@ -306,4 +311,15 @@ pub async fn server(f: &Fixture, options: ServerOptions) -> Server {
 pub fn error_text(result: &Value) -> &str {
     assert_eq!(result["isError"], true, "not an error result: {result}");
     result["content"][0]["text"].as_str().expect("text")
+}
+
+/// Poll the fixture's audit log until a record matches (the guest runs on other threads).
+pub async fn wait_for(f: &Fixture, want: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..600 {
+        if let Some(r) = f.records().into_iter().find(&want) {
+            return r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no such record within 30 s: {:?}", f.records());
 }

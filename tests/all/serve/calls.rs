@@ -2,10 +2,10 @@
 //! cancelled call stops its guest and is audited so, the audit record says where the call came
 //! from, and more calls than slots and queue are answered busy at once.
 
-use serde_json::{Value, json};
+use serde_json::json;
 use wasmgov_serve::ServerOptions;
 
-use super::{Fixture, Pipe, Pkg, error_text, server};
+use super::{Fixture, Pipe, Pkg, error_text, server, wait_for};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failures_are_tool_results_in_the_clis_words_never_protocol_errors() {
@@ -96,17 +96,6 @@ async fn a_cancelled_call_stops_the_guest_and_the_audit_says_where_it_came_from(
     assert!(!p.other.iter().any(|m| m.get("id") == Some(&json!(id))));
 }
 
-/// Poll the fixture's audit log until a record matches (the guest runs on other threads).
-async fn wait_for(f: &Fixture, want: impl Fn(&Value) -> bool) -> Value {
-    for _ in 0..600 {
-        if let Some(r) = f.records().into_iter().find(&want) {
-            return r;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("no such record within 30 s: {:?}", f.records());
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn more_calls_than_slots_and_queue_are_answered_busy_at_once() {
     let f = Fixture::new("");
@@ -114,7 +103,7 @@ async fn more_calls_than_slots_and_queue_are_answered_busy_at_once() {
         "sleepy",
         "hostile-sleep",
         Pkg {
-            extra: "\n[limits]\ntimeout = \"3s\"\n",
+            extra: "\n[limits]\ntimeout = \"10s\"\n",
             ..Pkg::default()
         },
     );
@@ -139,9 +128,17 @@ async fn more_calls_than_slots_and_queue_are_answered_busy_at_once() {
             json!({"name": "text-stats", "arguments": {"text": "q"}}),
         )
         .await;
-    while s.in_flight() < 2 {
-        tokio::task::yield_now().await;
+    for _ in 0..6000 {
+        if s.waiting() >= 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }
+    assert_eq!(
+        (s.waiting(), s.in_flight()),
+        (1, 2),
+        "the second call did not wait for the slot"
+    );
     let busy = p
         .start(
             "tools/call",

@@ -5,7 +5,7 @@
 use serde_json::json;
 use wasmgov_serve::ServerOptions;
 
-use super::{Fixture, OTHER_PUBLISHER, Pipe, Pkg, error_text, server};
+use super::{Fixture, OTHER_PUBLISHER, Pipe, Pkg, error_text, server, wait_for};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn only_signed_verified_packages_are_served_as_their_manifest_describes_them() {
@@ -255,6 +255,7 @@ async fn reload_serves_new_versions_keeps_the_last_good_one_and_tells_session_cl
     let slow = p
         .start("tools/call", json!({"name": "sleepy", "arguments": {}}))
         .await;
+    wait_for(&f, |r| r["action"] == "call").await;
     // A new release of one package, another removed.
     f.package(
         "t",
