@@ -123,14 +123,22 @@ async fn scan(rt: &wasmgov::Runtime, dir: &Path) -> anyhow::Result<Catalog> {
 }
 
 /// `--check`: what would be served, and why not.
+/// Package files are a publisher's bytes: their words are shown, never interpreted by the
+/// terminal.
 fn print_check(catalog: &Catalog) -> i32 {
+    use wasmgov::audit::show::printable as p;
     let mut out = std::io::stdout().lock();
     for (name, s) in catalog.served() {
         let m = &s.verified().manifest.tool;
         let _ = writeln!(
             out,
-            "serve   {name:<28} {}.toml  {}@{} by {} (sequence {})",
-            s.stem, m.name, m.version, m.publisher, m.sequence
+            "serve   {:<28} {}.toml  {}@{} by {} (sequence {})",
+            p(name),
+            p(&s.stem),
+            m.name,
+            p(&m.version),
+            p(&m.publisher),
+            m.sequence
         );
     }
     for r in catalog.refused() {

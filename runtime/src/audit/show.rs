@@ -167,8 +167,26 @@ pub fn row(r: &Value) -> (String, [String; 7]) {
         event,
         decision,
         detail,
-    ];
+    ]
+    .map(|c| printable(&c));
     (call, cells)
+}
+
+/// `s` with every control character written as an escape (`\u{1b}`, `\n`): a path a tool
+/// opened or a client name an MCP client sent is shown, never interpreted by the terminal.
+pub fn printable(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_owned();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Lays rows out in columns once their widths are known (`fit` every row first, then `line`
@@ -245,6 +263,23 @@ pub fn table(records: &[(String, Value)]) -> String {
 
 fn short(s: &str) -> String {
     s.chars().take(12).collect()
+}
+
+#[cfg(test)]
+mod printable_tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_from_tools_and_clients_are_shown_escaped() {
+        let r = serde_json::json!({
+            "seq": 1, "ts": "2026-12-02T00:00:00.000000Z", "call": "01ABC", "kind": "host-call",
+            "tool": "t@1", "iface": "wasi:filesystem/types", "func": "open-at",
+            "args": {"path": "a\u{1b}[2J\nb"}, "decision": "allow", "outcome": "ok", "us": 1
+        });
+        let (_, cells) = row(&r);
+        assert!(cells[6].contains("a\\u{1b}[2J\\nb"), "{}", cells[6]);
+        assert!(!cells.iter().any(|c| c.chars().any(char::is_control)));
+    }
 }
 
 #[cfg(test)]
