@@ -128,6 +128,9 @@ pub enum AuditCommand {
     Verify(AuditVerifyArgs),
     /// Print the log's records as a table (or, with --json, as they are).
     Show(AuditShowArgs),
+    /// Print the last records of the log and, with --follow, each record as it is appended
+    /// (following rotation and truncation), with the same filters as `show`.
+    Tail(AuditTailArgs),
 }
 
 /// `wasmgov audit verify`.
@@ -179,6 +182,22 @@ pub struct AuditShowArgs {
     /// Print the matching records as JSON Lines, unchanged.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `wasmgov audit tail`.
+#[derive(Debug, Args)]
+pub struct AuditTailArgs {
+    /// The filters and the output form, as for `audit show`.
+    #[command(flatten)]
+    pub show: AuditShowArgs,
+    /// How many of the last matching records to print first.
+    #[arg(short = 'n', long = "lines", value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub lines: u32,
+    /// Keep printing records as they are appended; a rotated or truncated log is read again
+    /// from its start. Stop with Ctrl-C.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
 }
 
 /// `wasmgov manifest ...`.

@@ -15,6 +15,7 @@ pub fn run(c: AuditCommand) -> anyhow::Result<i32> {
     match c {
         AuditCommand::Verify(a) => verify(a),
         AuditCommand::Show(a) => show(a),
+        AuditCommand::Tail(a) => super::audit_tail::run(a),
     }
 }
 

@@ -6,6 +6,7 @@
 mod audit;
 mod audit_census;
 mod audit_routing;
+mod audit_tail;
 mod caps;
 mod cli;
 mod clocks;
