@@ -14,6 +14,7 @@ pub mod grant;
 pub mod invoke;
 pub mod limits;
 pub mod manifest;
+pub mod metrics;
 pub mod names;
 pub mod net_pattern;
 pub mod package;

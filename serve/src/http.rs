@@ -50,6 +50,8 @@ pub struct HttpOptions {
     pub header_timeout: Duration,
     /// Most connections open at once; further clients wait in the listen backlog.
     pub max_connections: usize,
+    /// Metrics served at `/metrics` (behind the same token check as `/mcp`); `None`: 404.
+    pub metrics: Option<Arc<wasmgov_runtime::metrics::Metrics>>,
 }
 
 impl Default for HttpOptions {
@@ -64,6 +66,7 @@ impl Default for HttpOptions {
             session_idle: Duration::from_secs(10 * 60),
             header_timeout: Duration::from_secs(10),
             max_connections: 1024,
+            metrics: None,
         }
     }
 }
@@ -89,6 +92,7 @@ struct Guard {
     sessions: Arc<LocalSessionManager>,
     max_sessions: usize,
     server: Server,
+    metrics: Option<Arc<wasmgov_runtime::metrics::Metrics>>,
 }
 
 impl HttpListener {
@@ -165,9 +169,11 @@ impl HttpListener {
             sessions,
             max_sessions: self.options.max_sessions,
             server: server.clone(),
+            metrics: self.options.metrics.clone(),
         });
         let app = axum::Router::new()
             .route_service("/mcp", mcp)
+            .route("/metrics", get(metrics).with_state(guard.clone()))
             .route_layer(middleware::from_fn_with_state(guard.clone(), authenticate))
             .route("/healthz", get(|| async { "ok\n" }))
             .route("/readyz", get(readyz))
@@ -316,6 +322,20 @@ async fn authenticate(State(g): State<Arc<Guard>>, mut req: Request, next: Next)
         );
     }
     next.run(req).await
+}
+
+async fn metrics(State(g): State<Arc<Guard>>) -> Response {
+    match &g.metrics {
+        Some(m) => {
+            let mut r = m.encode_prometheus().into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            r
+        }
+        None => plain(StatusCode::NOT_FOUND, "Not Found: no metrics"),
+    }
 }
 
 async fn readyz(State(g): State<Arc<Guard>>) -> Response {

@@ -74,6 +74,9 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
         },
     )
     .map_err(wasmgov::Error::Audit)?;
+    // Metrics count what the audit log records.
+    let metrics = std::sync::Arc::new(wasmgov::metrics::Metrics::new());
+    audit.observe(metrics.clone());
     let rt = super::operator_builder(op, state.as_deref(), false)
         // Spare instances beyond the call slots, for the `describe` of packages a reload loads
         // while every slot is busy.
@@ -87,7 +90,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let code = runtime.block_on(serve(a, rt, tokens, max_body as usize));
+    let code = runtime.block_on(serve(a, rt, tokens, max_body as usize, metrics));
     runtime.shutdown_timeout(Duration::from_millis(500));
     code
 }
@@ -165,6 +168,7 @@ async fn serve(
     rt: wasmgov::Runtime,
     tokens: Option<Tokens>,
     max_body: usize,
+    metrics: std::sync::Arc<wasmgov::metrics::Metrics>,
 ) -> anyhow::Result<i32> {
     let catalog = scan(&rt, &a.tools).await?;
     if a.check {
@@ -209,6 +213,7 @@ async fn serve(
                 allowed_hosts: a.allow_host.clone(),
                 allowed_origins: a.allow_origin.clone(),
                 max_body,
+                metrics: Some(metrics),
                 ..HttpOptions::default()
             })
             .await

@@ -16,6 +16,7 @@ mod fs;
 mod host_memory;
 mod lifecycle;
 mod limits;
+mod metrics;
 mod net;
 mod refuse;
 mod sdk;

@@ -5,7 +5,7 @@
 mod calls;
 mod catalog;
 mod cli;
-mod http;
+pub mod http;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -18,6 +18,7 @@
 
 pub mod capture;
 pub mod checkpoint;
+pub mod observe;
 pub mod record;
 pub mod show;
 pub mod summary;
@@ -38,6 +39,7 @@ use crate::package::Verified;
 use crate::policy::Policy;
 
 pub use checkpoint::{CheckpointKey, CheckpointVerifier, KeyError};
+pub use observe::{Event, Observer};
 pub use record::{Body, Decision, LoadInfo};
 pub use writer::Health;
 
@@ -186,6 +188,12 @@ impl Audit {
     /// The log file.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Let `observer` see every event from now on, as it is written (one observer; a second
+    /// replaces the first). Metrics and exporters are built on this.
+    pub fn observe(&self, observer: Arc<dyn Observer>) {
+        writer::lock(&self.inner.core).observer = Some(observer);
     }
 
     /// Whether every record so far was written. Once false, it stays false.

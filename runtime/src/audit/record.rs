@@ -150,6 +150,8 @@ pub(crate) struct Site {
     json: Box<[u8]>,
     /// Why the host refuses every call of this function, whatever the grant.
     pub(crate) refused: Option<&'static str>,
+    /// The interface, for observers.
+    pub(crate) iface: Box<str>,
 }
 
 impl Site {
@@ -167,6 +169,7 @@ impl Site {
         Self {
             json: json.into(),
             refused,
+            iface: iface.into(),
         }
     }
 }
@@ -176,6 +179,8 @@ impl Site {
 pub(crate) struct CallHead {
     /// `,"call":…,"tool":…`.
     ids_json: Box<[u8]>,
+    /// The tool's label, for observers.
+    pub(crate) tool: Box<str>,
     /// Microseconds since the epoch at `inst`.
     base_us: u64,
     inst: Instant,
@@ -194,6 +199,7 @@ impl CallHead {
             .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
         Self {
             ids_json: ids.into(),
+            tool: tool.into(),
             base_us,
             inst: Instant::now(),
             written: std::sync::atomic::AtomicU64::new(0),

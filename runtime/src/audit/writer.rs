@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use super::AuditError;
 use super::checkpoint::CheckpointKey;
+use super::observe::{Event, Observer};
 use super::record::{self, Body, GENESIS_HEX, Hex64, HostBatch, HostCallItem, Pending, TsCache};
 
 /// Records per message sent to the writer, and messages the channel holds before senders wait.
@@ -114,6 +115,8 @@ pub(crate) struct Writer {
     writeback: bool,
     /// Bytes appended since writeback was last started.
     unstarted: u64,
+    /// Who watches the events written (metrics, exporters).
+    pub(crate) observer: Option<Arc<dyn Observer>>,
 }
 
 impl Writer {
@@ -153,6 +156,7 @@ impl Writer {
             ts: TsCache::default(),
             writeback,
             unstarted: 0,
+            observer: None,
         };
         if w.regular {
             w.file.lock().map_err(io)?;
@@ -220,11 +224,15 @@ impl Writer {
     /// Append `items` (answering their flushes) and return the outcome. Once a write failed,
     /// nothing more is written and every flush is answered with that failure.
     pub(crate) fn serve(&mut self, items: &mut Vec<Msg>) -> Result<(), String> {
+        let began = std::time::Instant::now();
         let result = if self.health.ok() {
             self.append(items)
         } else {
             Err(self.health.failure().unwrap_or_default())
         };
+        if let Some(o) = &self.observer {
+            notify(o.as_ref(), items, &result, began.elapsed());
+        }
         if let Err(why) = &result {
             self.health.fail(why.clone());
         }
@@ -359,6 +367,60 @@ impl Writer {
             seq: Some(seq),
             hash,
         })
+    }
+}
+
+/// Tell `o` what `items` held, once they are written (or that writing failed).
+fn notify(
+    o: &dyn Observer,
+    items: &[Msg],
+    result: &Result<(), String>,
+    latency: std::time::Duration,
+) {
+    if result.is_err() {
+        o.observe(&Event::Failed);
+        return;
+    }
+    let mut records = 0;
+    for m in items {
+        match m {
+            Msg::Records(rs) => {
+                for p in rs {
+                    records += 1;
+                    let tool = &*p.tool;
+                    match &p.body {
+                        Body::Start { .. } => o.observe(&Event::Start { tool }),
+                        Body::Limit { which, .. } => o.observe(&Event::Limit { tool, which }),
+                        Body::End {
+                            outcome,
+                            us,
+                            host_calls,
+                            ..
+                        } => o.observe(&Event::End {
+                            tool,
+                            outcome,
+                            us: *us,
+                            host_calls: *host_calls,
+                        }),
+                        _ => {}
+                    }
+                }
+            }
+            Msg::HostCalls(b) => {
+                for item in &b.items {
+                    records += 1;
+                    o.observe(&Event::HostCall {
+                        tool: &b.head.tool,
+                        iface: &item.site.iface,
+                        denied: item.decision == record::Decision::Deny,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    if records > 0 {
+        o.observe(&Event::Written { records, latency });
     }
 }
 
