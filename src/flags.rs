@@ -54,7 +54,7 @@ pub struct ServeArgs {
     /// verified packages are served; the directory is watched and reloaded.
     #[arg(long, value_name = "DIR")]
     pub tools: PathBuf,
-    /// Serve streamable HTTP at ADDR (`/mcp`, `/healthz`, `/readyz`), e.g. 127.0.0.1:8787
+    /// Serve streamable HTTP at ADDR (`/mcp`, `/metrics`, `/healthz`, `/readyz`), e.g. 127.0.0.1:8787
     /// (port 0 picks one). Without it: MCP over stdin/stdout.
     #[arg(long, value_name = "ADDR")]
     pub http: Option<std::net::SocketAddr>,
@@ -68,12 +68,11 @@ pub struct ServeArgs {
     /// Also accept this Origin header (`scheme://host:port`).
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     pub allow_origin: Vec<String>,
-    /// Calls that run at once. Default 16.
+    /// Calls that run at once.
     #[arg(long = "max-concurrent", value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub max_concurrent: u32,
     /// Calls that may wait for a slot; beyond them a call is answered error[busy] at once.
-    /// Default 64.
     #[arg(long = "max-queued", value_name = "N", default_value_t = 64,
           value_parser = clap::value_parser!(u32).range(0..=100_000))]
     pub max_queued: u32,
@@ -91,7 +90,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub audit: Option<PathBuf>,
     /// Write each call's audit records to stable storage before its result is returned
-    /// (an fsync per call). Default: on.
+    /// (an fsync per call).
     #[arg(long = "audit-fsync", value_name = "BOOL", default_value_t = true,
           action = clap::ArgAction::Set)]
     pub audit_fsync: bool,

@@ -18,6 +18,8 @@ const MAX_BODY_CEILING: u64 = 64 * 1024 * 1024;
 const STDIO_FLUSH: Duration = Duration::from_millis(200);
 /// Instances the runtime keeps beyond `--max-concurrent` for reloads.
 const DESCRIBE_SLOTS: u32 = 2;
+/// Longest `--drain-timeout`.
+const MAX_DRAIN: Duration = Duration::from_secs(24 * 60 * 60);
 /// Default `--max-body`.
 const DEFAULT_MAX_BODY: u64 = 4 * 1024 * 1024;
 
@@ -32,6 +34,12 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
         return Err(usage(
             format!("--tools {} is not a directory", a.tools.display()),
             Some("give the directory of NAME.wasm + NAME.toml + NAME.toml.sig packages".into()),
+        ));
+    }
+    if a.drain_timeout.0 > MAX_DRAIN {
+        return Err(usage(
+            format!("--drain-timeout {} is over the 24h cap", a.drain_timeout),
+            Some("calls have their own timeouts; the drain waits at most for the longest".into()),
         ));
     }
     let max_body = a.max_body.map_or(DEFAULT_MAX_BODY, |b| b.0);

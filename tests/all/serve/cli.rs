@@ -75,6 +75,7 @@ fn unsafe_or_absurd_serve_flags_are_refused_with_a_hint() {
             "error[tokens]",
         ),
         (vec!["--max-body", "1"], 2, "--max-body"),
+        (vec!["--drain-timeout", "100000h"], 2, "--drain-timeout"),
         (vec!["--max-concurrent", "0"], 2, "error"),
         (vec!["--http", "not-an-address"], 2, "error"),
     ];
