@@ -4,6 +4,7 @@
 mod cmd;
 mod flags;
 mod paths;
+mod progress;
 mod report;
 
 use clap::Parser;

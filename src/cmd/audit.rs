@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use wasmgov::audit::show::{self, Filter};
-use wasmgov::audit::verify::{VerifyOptions, verify_file};
+use wasmgov::audit::verify::{self as chain, VerifyOptions};
 use wasmgov::audit::{CheckpointKey, CheckpointVerifier};
 use wasmgov::{Audit, AuditOptions};
 
@@ -73,12 +73,17 @@ fn verify(a: AuditVerifyArgs) -> anyhow::Result<i32> {
         key,
         expect_head: a.head.clone(),
     };
-    let rep = verify_file(&a.file, &opts).map_err(|e| {
+    let cannot = |e: std::io::Error| {
         usage(
             format!("cannot read audit log {}: {e}", a.file.display()),
             None,
         )
-    })?;
+    };
+    let bar = crate::progress::for_file(&a.file, "verifying");
+    let file = std::fs::File::open(&a.file).map_err(cannot)?;
+    let rep = chain::verify(std::io::BufReader::new(bar.wrap_read(file)), &opts).map_err(cannot);
+    bar.finish_and_clear();
+    let rep = rep?;
     let mut out = std::io::stdout().lock();
     if let Some(p) = &rep.problem {
         writeln!(
@@ -184,12 +189,25 @@ fn show(a: AuditShowArgs) -> anyhow::Result<i32> {
     let mut layout = show::Layout::default();
     let mut rows = 0usize;
     if !a.json {
-        show::for_each(open()?, &filter, |_, v| {
-            layout.fit(&show::row(&v).1);
-            rows += 1;
-            Ok(())
-        })
-        .map_err(unreadable)?;
+        // The first pass prints nothing, so a bar on a terminal's stderr is safe here.
+        let bar = crate::progress::for_file(&a.file, "reading");
+        let log = std::fs::File::open(&a.file).map_err(|e| {
+            usage(
+                format!("cannot read audit log {}: {e}", a.file.display()),
+                None,
+            )
+        })?;
+        let measured = show::for_each(
+            std::io::BufReader::new(bar.wrap_read(log)),
+            &filter,
+            |_, v| {
+                layout.fit(&show::row(&v).1);
+                rows += 1;
+                Ok(())
+            },
+        );
+        bar.finish_and_clear();
+        measured.map_err(unreadable)?;
     }
     let mut out = std::io::stdout().lock();
     let mut write_failed: Option<std::io::Error> = None;
