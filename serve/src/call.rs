@@ -15,6 +15,7 @@ use rmcp::{ErrorData, RoleServer};
 use serde_json::{Value, json};
 use wasmgov_runtime::{Admission, CallOptions, CancelToken, Error};
 
+use crate::auth::Caller;
 use crate::catalog::Served;
 use crate::server::{Server, caller_of};
 
@@ -61,7 +62,11 @@ fn busy(server: &Server) -> CallToolResult {
 }
 
 /// Where a request came from, for the audit record's `context`.
-fn context_of(cx: &RequestContext<RoleServer>, served: &Served) -> BTreeMap<String, String> {
+fn context_of(
+    cx: &RequestContext<RoleServer>,
+    served: &Served,
+    caller: Option<&Caller>,
+) -> BTreeMap<String, String> {
     let mut c = BTreeMap::new();
     let parts = cx.extensions.get::<http::request::Parts>();
     c.insert(
@@ -76,7 +81,7 @@ fn context_of(cx: &RequestContext<RoleServer>, served: &Served) -> BTreeMap<Stri
     if let Some(i) = cx.client_info() {
         c.insert("client".into(), format!("{}/{}", i.name, i.version));
     }
-    if let Some(caller) = caller_of(cx) {
+    if let Some(caller) = caller {
         c.insert("subject".into(), caller.subject.to_string());
     }
     if let Some(s) = parts
@@ -165,7 +170,7 @@ pub(crate) async fn call(
     let cancel = CancelToken::new();
     let opts = CallOptions {
         caller: caller.as_ref().map(|c| c.subject.to_string()),
-        context: context_of(&cx, served),
+        context: context_of(&cx, served, caller.as_ref()),
         cancel: Some(cancel.clone()),
         admission: Admission::FailFast,
         ..CallOptions::default()
@@ -186,11 +191,6 @@ pub(crate) async fn call(
 
 /// The tool result of a call's outcome.
 fn result_of(served: &Served, out: wasmgov_runtime::CallOutcome) -> CallToolResult {
-    let stats = json!({
-        "fuel": out.stats.fuel_used,
-        "host_calls": out.stats.host_calls,
-        "us": u64::try_from(out.stats.duration.as_micros()).unwrap_or(u64::MAX),
-    });
     match out.result {
         Ok(bytes) => {
             if served.listing.structured {
@@ -211,7 +211,11 @@ fn result_of(served: &Served, out: wasmgov_runtime::CallOutcome) -> CallToolResu
             )])
         }
         Err(e) => {
-            let mut extra = json!({"stats": stats});
+            let mut extra = json!({"stats": {
+                "fuel": out.stats.fuel_used,
+                "host_calls": out.stats.host_calls,
+                "us": u64::try_from(out.stats.duration.as_micros()).unwrap_or(u64::MAX),
+            }});
             if !out.stderr.is_empty() {
                 let cut = out.stderr.len().min(MAX_STDERR_IN_RESULT);
                 extra["stderr"] = json!(String::from_utf8_lossy(&out.stderr[..cut]));

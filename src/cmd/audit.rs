@@ -1,7 +1,7 @@
 //! `wasmgov audit verify|show`, and the audit sink of `wasmgov run`.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use wasmgov::audit::show::{self, Filter};
 use wasmgov::audit::verify::{self as chain, VerifyOptions};
@@ -19,19 +19,23 @@ pub fn run(c: AuditCommand) -> anyhow::Result<i32> {
     }
 }
 
+/// The audit log of a command: `--audit FILE`, else `STATE/audit.jsonl`; with neither, a usage
+/// error (no call runs unaudited).
+pub(crate) fn log_path(explicit: Option<&Path>, state: Option<&Path>) -> anyhow::Result<PathBuf> {
+    match (explicit, state) {
+        (Some(p), _) => Ok(p.to_path_buf()),
+        (None, Some(dir)) => Ok(dir.join("audit.jsonl")),
+        (None, None) => Err(usage(
+            "no audit log: neither --audit, --state nor $XDG_STATE_HOME/$HOME is set",
+            Some("pass --audit FILE".into()),
+        )),
+    }
+}
+
 /// The audit sink of `wasmgov run`: `--audit FILE`, else `STATE/audit.jsonl`. A run without
 /// an audit log is refused: no call runs unaudited.
 pub(crate) fn open_for_run(a: &RunArgs, state: Option<&Path>) -> anyhow::Result<Audit> {
-    let path = match (&a.audit, state) {
-        (Some(p), _) => p.clone(),
-        (None, Some(dir)) => dir.join("audit.jsonl"),
-        (None, None) => {
-            return Err(usage(
-                "no audit log: neither --audit, --state nor $XDG_STATE_HOME/$HOME is set",
-                Some("pass --audit FILE".into()),
-            ));
-        }
-    };
+    let path = log_path(a.audit.as_deref(), state)?;
     let checkpoint_key =
         match &a.audit_key {
             Some(k) => {

@@ -86,7 +86,9 @@ pub fn run(a: AuditTailArgs) -> anyhow::Result<i32> {
     if !a.follow {
         return Ok(0);
     }
-    follow(&path, offset, &filter, &mut out).map_err(unreadable)?;
+    // The file the first pass read, not the path opened again: a rotation in between must not
+    // make `offset` point into another file.
+    follow(&path, reader.into_inner(), offset, &filter, &mut out).map_err(unreadable)?;
     Ok(0)
 }
 
@@ -137,16 +139,22 @@ impl Out {
     }
 }
 
-/// The identity of the file a path names now (device, inode), if it exists.
-fn identity(path: &Path) -> Option<(u64, u64)> {
+/// The identity (device, inode) of a file's metadata.
+fn identity(m: &std::fs::Metadata) -> (u64, u64) {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    (m.dev(), m.ino())
 }
 
-/// Print each matching record appended to `path` from `offset` on, until stdout goes away.
-fn follow(path: &Path, mut offset: u64, filter: &Filter, out: &mut Out) -> Result<(), String> {
-    let mut file = File::open(path).map_err(|e| e.to_string())?;
-    let mut id = identity(path);
+/// Print each matching record appended to `file` (which `path` named) from `offset` on, then to
+/// whatever file `path` names after a rotation, until stdout goes away.
+fn follow(
+    path: &Path,
+    mut file: File,
+    mut offset: u64,
+    filter: &Filter,
+    out: &mut Out,
+) -> Result<(), String> {
+    let mut id = Some(identity(&file.metadata().map_err(|e| e.to_string())?));
     let mut pending: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -181,7 +189,7 @@ fn follow(path: &Path, mut offset: u64, filter: &Filter, out: &mut Out) -> Resul
             }
         }
         // Nothing new: has the path been rotated to a new file?
-        let now = identity(path);
+        let now = std::fs::metadata(path).ok().map(|m| identity(&m));
         // The old file was read to its end above; the new one is read from its start.
         if now.is_some()
             && now != id

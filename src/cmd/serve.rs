@@ -64,16 +64,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
     if a.http.is_some() && !op.policy.callers.is_empty() && tokens.is_none() {
         return Err(Failed(ServeError::CallersWithoutTokens).into());
     }
-    let audit_path = match (&a.audit, &state) {
-        (Some(p), _) => p.clone(),
-        (None, Some(dir)) => dir.join("audit.jsonl"),
-        (None, None) => {
-            return Err(usage(
-                "no audit log: neither --audit, --state nor $XDG_STATE_HOME/$HOME is set",
-                Some("pass --audit FILE".into()),
-            ));
-        }
-    };
+    let audit_path = super::audit::log_path(a.audit.as_deref(), state.as_deref())?;
     let audit = wasmgov::Audit::open(
         &audit_path,
         wasmgov::AuditOptions {

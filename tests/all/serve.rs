@@ -134,20 +134,12 @@ impl Fixture {
             .expect("runtime")
     }
 
-    /// Scan the directory (as a server does at start).
+    /// Scan the directory (as a server does at start, or at a reload after `previous`).
     pub async fn catalog(&self, rt: &Runtime, previous: Option<&Catalog>) -> Catalog {
-        let rt = rt.clone();
-        let dir = self.tools.clone();
         let handle = tokio::runtime::Handle::current();
-        match previous {
-            None => tokio::task::spawn_blocking(move || Catalog::scan(&rt, &dir, None, &handle))
-                .await
-                .expect("join")
-                .expect("scan"),
-            Some(p) => tokio::task::block_in_place(|| {
-                Catalog::scan(&rt, &dir, Some(p), &handle).expect("scan")
-            }),
-        }
+        tokio::task::block_in_place(|| {
+            Catalog::scan(rt, &self.tools, previous, &handle).expect("scan")
+        })
     }
 
     /// The audit log's records.

@@ -230,15 +230,20 @@ async fn two_publishers_of_one_name_are_both_served_under_names_that_say_whose()
 #[tokio::test(flavor = "multi_thread")]
 async fn reload_serves_new_versions_keeps_the_last_good_one_and_tells_session_clients() {
     let f = Fixture::new("");
-    f.package(
-        "t",
-        "text-stats",
-        Pkg {
-            name: Some("counter"),
-            description: "v1",
-            ..Pkg::default()
-        },
-    );
+    // Release `description` of the tool `counter` as sequence `sequence`.
+    let release = |description, sequence| {
+        f.package(
+            "t",
+            "text-stats",
+            Pkg {
+                name: Some("counter"),
+                description,
+                sequence,
+                ..Pkg::default()
+            },
+        )
+    };
+    release("v1", 1);
     f.package(
         "sleepy",
         "hostile-sleep",
@@ -257,16 +262,7 @@ async fn reload_serves_new_versions_keeps_the_last_good_one_and_tells_session_cl
         .await;
     wait_for(&f, |r| r["action"] == "call").await;
     // A new release of one package, another removed.
-    f.package(
-        "t",
-        "text-stats",
-        Pkg {
-            name: Some("counter"),
-            description: "v2",
-            sequence: 2,
-            ..Pkg::default()
-        },
-    );
+    release("v2", 2);
     for ext in ["wasm", "toml", "toml.sig"] {
         std::fs::remove_file(f.tools.join(format!("sleepy.{ext}"))).unwrap();
     }
@@ -289,16 +285,7 @@ async fn reload_serves_new_versions_keeps_the_last_good_one_and_tells_session_cl
     assert!(!tools.contains_key("sleepy"));
 
     // A tampered new version is not served: v2 keeps serving, and the refusal says so.
-    f.package(
-        "t",
-        "text-stats",
-        Pkg {
-            name: Some("counter"),
-            description: "v3",
-            sequence: 3,
-            ..Pkg::default()
-        },
-    );
+    release("v3", 3);
     let m = f.tools.join("t.toml");
     let text = std::fs::read_to_string(&m).unwrap();
     std::fs::write(&m, text.replace("v3", "v4")).unwrap();
@@ -308,15 +295,7 @@ async fn reload_serves_new_versions_keeps_the_last_good_one_and_tells_session_cl
     assert_eq!(catalog.refused()[0].kept.as_deref(), Some("counter"));
     assert_eq!(p.tools().await["counter"]["description"], "v2");
     // A rollback to v1's files is refused the same way.
-    f.package(
-        "t",
-        "text-stats",
-        Pkg {
-            name: Some("counter"),
-            description: "v1",
-            ..Pkg::default()
-        },
-    );
+    release("v1", 1);
     wasmgov_serve::reload::rescan(&s, &f.tools).await.unwrap();
     let catalog = s.catalog();
     assert_eq!(
