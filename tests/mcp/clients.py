@@ -983,20 +983,26 @@ def startup_refusal_checks(tokens: Path) -> None:
 # admission (--max-concurrent) and authorization ([[callers]])
 
 
+async def call_beside_a_sleeper(tg: Any, c1: Any, c2: Any, sleep_for: float) -> tuple[Any, float]:
+    """Start hostile-sleep on c1 (cancelled after `sleep_for` s); after 1 s, call text-stats on c2.
+    Returns its result and how long it took."""
+    async def sleeper() -> None:
+        with anyio.move_on_after(sleep_for):
+            await c1.call_tool("hostile-sleep", {})
+    tg.start_soon(sleeper)
+    await anyio.sleep(1.0)
+    t0 = time.monotonic()
+    r = await c2.call_tool("text-stats", {"text": "x"})
+    return r, time.monotonic() - t0
+
+
 async def busy_check(token: str, tokens: Path) -> None:
     tag = "busy"
     s = Server("busy", http=True, tokens=tokens, extra=["--max-concurrent", "1", "--max-queued", "0"])
     s.start()
     async with client(s, "auto", token) as c1, client(s, "auto", token) as c2:
         async with anyio.create_task_group() as tg:
-            async def sleeper() -> None:
-                with anyio.move_on_after(3.0):
-                    await c1.call_tool("hostile-sleep", {})
-            tg.start_soon(sleeper)
-            await anyio.sleep(1.0)
-            t0 = time.monotonic()
-            r = await c2.call_tool("text-stats", {"text": "x"})
-            dt = time.monotonic() - t0
+            r, dt = await call_beside_a_sleeper(tg, c1, c2, sleep_for=3.0)
             check(f"{tag}: with --max-concurrent 1 --max-queued 0, a second call is error[busy] at once",
                   r.is_error is True and text_of(r).startswith("error[busy]") and dt < 1.0,
                   f"after {dt:.1f} s: isError={r.is_error} {short(text_of(r))}")
@@ -1017,14 +1023,7 @@ async def busy_check(token: str, tokens: Path) -> None:
     s.start()
     async with client(s, "auto", token) as c1, client(s, "auto", token) as c2:
         async with anyio.create_task_group() as tg:
-            async def sleeper2() -> None:
-                with anyio.move_on_after(2.5):
-                    await c1.call_tool("hostile-sleep", {})
-            tg.start_soon(sleeper2)
-            await anyio.sleep(1.0)
-            t0 = time.monotonic()
-            r = await c2.call_tool("text-stats", {"text": "x"})
-            dt = time.monotonic() - t0
+            r, dt = await call_beside_a_sleeper(tg, c1, c2, sleep_for=2.5)
         check(f"{tag}: with --max-concurrent 1 alone, a second call waits in the queue and runs (docs/serve.md)",
               r.is_error is False and dt >= 0.5,
               f"waited {dt:.1f} s: isError={r.is_error} {short(text_of(r), 80)}")
