@@ -13,7 +13,7 @@
 //! Families (all prefixed `wasmgov_`): `calls_total{tool,outcome}`, `denials_total{tool,iface}`,
 //! `limit_hits_total{tool,limit}`, `call_duration_seconds{tool}` and `call_host_calls{tool}`
 //! (histograms), `calls_in_flight{tool}`, `audit_write_seconds` (histogram of each batch's
-//! write), `audit_records_total`, `audit_failures_total`. Tool labels are the tool's name
+//! write), `audit_records_total`, `audit_failures_total`, `findings_total{tool,rule,severity,action}`. Tool labels are the tool's name
 //! without its version, so a release does not start a new series.
 
 use std::sync::Mutex;
@@ -25,7 +25,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::audit::observe::{Event, Observer};
+use crate::audit::Body;
+use crate::audit::observe::{Event, Observer, RecordEvent};
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -52,6 +53,7 @@ pub struct Metrics {
     audit_write: Histogram,
     audit_records: Counter,
     audit_failures: Counter,
+    findings: Family<Labels, Counter>,
     /// Serialises encoding (the registry is read while counters move; that is fine, but one
     /// scrape at a time keeps the output consistent).
     scrape: Mutex<()>,
@@ -85,6 +87,7 @@ impl Metrics {
         let audit_write = Histogram::new(exponential_buckets(0.00001, 4.0, 10));
         let audit_records = Counter::default();
         let audit_failures = Counter::default();
+        let findings = Family::<Labels, Counter>::default();
         registry.register("calls", "Calls ended, by tool and outcome", calls.clone());
         registry.register(
             "denials",
@@ -126,8 +129,14 @@ impl Metrics {
             "Audit writes that failed (each stops the calls)",
             audit_failures.clone(),
         );
+        registry.register(
+            "findings",
+            "Detection findings raised, by tool, rule, severity and action",
+            findings.clone(),
+        );
         Self {
             registry,
+            findings,
             calls,
             denials,
             limits,
@@ -190,57 +199,78 @@ impl Metrics {
 
 impl Observer for Metrics {
     fn observe(&self, event: &Event<'_>) {
-        match *event {
-            Event::Start { tool } => {
-                self.in_flight
-                    .get_or_create(&vec![("tool", tool_name(tool))])
-                    .inc();
-            }
-            Event::HostCall {
-                tool,
-                iface,
-                denied: true,
-            } => {
-                self.denials
-                    .get_or_create(&vec![
-                        ("tool", tool_name(tool)),
-                        ("iface", iface.to_owned()),
-                    ])
-                    .inc();
-            }
-            Event::HostCall { .. } => {}
-            Event::Limit { tool, which } => {
-                self.limits
-                    .get_or_create(&vec![
-                        ("tool", tool_name(tool)),
-                        ("limit", which.to_owned()),
-                    ])
-                    .inc();
-            }
-            Event::End {
-                tool,
-                outcome,
-                us,
-                host_calls,
-            } => {
-                let t = vec![("tool", tool_name(tool))];
-                self.in_flight.get_or_create(&t).dec();
-                self.duration.get_or_create(&t).observe(us as f64 / 1e6);
-                self.host_calls.get_or_create(&t).observe(host_calls as f64);
-                self.calls
-                    .get_or_create(&vec![
-                        ("tool", tool_name(tool)),
-                        ("outcome", outcome.to_owned()),
-                    ])
-                    .inc();
+        match event {
+            Event::Record(r) => self.record(r),
+            Event::HostCall(h) => {
+                if h.denied() {
+                    self.denials
+                        .get_or_create(&vec![
+                            ("tool", tool_name(h.tool)),
+                            ("iface", h.iface.to_owned()),
+                        ])
+                        .inc();
+                }
             }
             Event::Written { records, latency } => {
-                self.audit_records.inc_by(records as u64);
+                self.audit_records.inc_by(*records as u64);
                 self.audit_write.observe(latency.as_secs_f64());
             }
             Event::Failed => {
                 self.audit_failures.inc();
             }
+        }
+    }
+}
+
+impl Metrics {
+    fn record(&self, r: &RecordEvent<'_>) {
+        let tool = r.tool;
+        match r.body {
+            Body::Start { .. } => {
+                self.in_flight
+                    .get_or_create(&vec![("tool", tool_name(tool))])
+                    .inc();
+            }
+            Body::Limit { which, .. } => {
+                self.limits
+                    .get_or_create(&vec![("tool", tool_name(tool)), ("limit", which.clone())])
+                    .inc();
+            }
+            Body::End {
+                outcome,
+                us,
+                host_calls,
+                ..
+            } => {
+                let t = vec![("tool", tool_name(tool))];
+                self.in_flight.get_or_create(&t).dec();
+                self.duration.get_or_create(&t).observe(*us as f64 / 1e6);
+                self.host_calls
+                    .get_or_create(&t)
+                    .observe(*host_calls as f64);
+                self.calls
+                    .get_or_create(&vec![
+                        ("tool", tool_name(tool)),
+                        ("outcome", outcome.clone()),
+                    ])
+                    .inc();
+            }
+            Body::Finding {
+                rule,
+                severity,
+                action,
+                ..
+            } => {
+                self.findings
+                    .get_or_create(&vec![
+                        ("tool", tool_name(tool)),
+                        ("rule", rule.clone()),
+                        ("severity", severity.clone()),
+                        ("action", action.clone()),
+                    ])
+                    .inc();
+            }
+            Body::Load(_) | Body::Checkpoint { .. } | Body::Release { .. } => {}
         }
     }
 }

@@ -39,7 +39,7 @@ use crate::package::Verified;
 use crate::policy::Policy;
 
 pub use checkpoint::{CheckpointKey, CheckpointVerifier, KeyError};
-pub use observe::{Event, Observer};
+pub use observe::{Event, HostCallEvent, Observer, RecordEvent};
 pub use record::{Body, Decision, LoadInfo};
 pub use writer::Health;
 
@@ -190,10 +190,10 @@ impl Audit {
         &self.inner.path
     }
 
-    /// Let `observer` see every event from now on, as it is written (one observer; a second
-    /// replaces the first). Metrics and exporters are built on this.
+    /// Let `observer` see every event from now on, as it is written, after the observers
+    /// added before it. Metrics, exporters and detection are built on this.
     pub fn observe(&self, observer: Arc<dyn Observer>) {
-        writer::lock(&self.inner.core).observer = Some(observer);
+        writer::lock(&self.inner.core).observers.push(observer);
     }
 
     /// Whether every record so far was written. Once false, it stays false.

@@ -77,6 +77,35 @@ pub enum Body {
         /// Wall time, microseconds.
         us: u64,
     },
+    /// A detection rule fired on this call's (or this tool's) records.
+    Finding {
+        /// The rule's id: `deny-burst`, `internal-address`, `sensitive-read`, `secret-echo`,
+        /// `rug-pull`, `deny-listed`, `repeated-limits`.
+        rule: String,
+        /// `low`, `medium`, `high` or `critical`.
+        severity: String,
+        /// What the runtime did: `alert`, `stop-call` or `quarantine`.
+        action: String,
+        /// One line for a human.
+        message: String,
+        /// The `seq` of the records that tripped the rule (the newest last).
+        evidence: Vec<u64>,
+        /// What the finding is about (an interface, a path, a host, a digest), when one thing.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        subject: Option<String>,
+        /// The quarantine key (`NAME PUBLISHER`) when the action quarantined the tool.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        quarantined: Option<String>,
+    },
+    /// An operator released a quarantined tool (`wasmgov quarantine release`).
+    Release {
+        /// The quarantine key released (`NAME PUBLISHER`).
+        key: String,
+        /// Who released it (the local user).
+        by: String,
+        /// The rule that had quarantined it.
+        rule: String,
+    },
     /// The operator's signature over the chain head (the `prev` of this record).
     Checkpoint {
         /// The chain head this signs: the hash of the previous record.
@@ -152,6 +181,8 @@ pub(crate) struct Site {
     pub(crate) refused: Option<&'static str>,
     /// The interface, for observers.
     pub(crate) iface: Box<str>,
+    /// The function, for observers.
+    pub(crate) func: Box<str>,
 }
 
 impl Site {
@@ -170,6 +201,7 @@ impl Site {
             json: json.into(),
             refused,
             iface: iface.into(),
+            func: func.into(),
         }
     }
 }
@@ -181,6 +213,8 @@ pub(crate) struct CallHead {
     ids_json: Box<[u8]>,
     /// The tool's label, for observers.
     pub(crate) tool: Box<str>,
+    /// The call's id, for observers.
+    pub(crate) call: Box<str>,
     /// Microseconds since the epoch at `inst`.
     base_us: u64,
     inst: Instant,
@@ -200,6 +234,7 @@ impl CallHead {
         Self {
             ids_json: ids.into(),
             tool: tool.into(),
+            call: call.into(),
             base_us,
             inst: Instant::now(),
             written: std::sync::atomic::AtomicU64::new(0),
@@ -218,7 +253,7 @@ impl CallHead {
     }
 
     /// The call's clock reading `at`, in microseconds since the epoch.
-    fn micros(&self, at: Instant) -> u64 {
+    pub(crate) fn micros(&self, at: Instant) -> u64 {
         let since = at.saturating_duration_since(self.inst).as_micros();
         self.base_us
             .saturating_add(u64::try_from(since).unwrap_or(u64::MAX))

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use super::AuditError;
 use super::checkpoint::CheckpointKey;
-use super::observe::{Event, Observer};
+use super::observe::{Event, HostCallEvent, Observer, RecordEvent};
 use super::record::{self, Body, GENESIS_HEX, Hex64, HostBatch, HostCallItem, Pending, TsCache};
 
 /// Records per message sent to the writer, and messages the channel holds before senders wait.
@@ -115,8 +115,10 @@ pub(crate) struct Writer {
     writeback: bool,
     /// Bytes appended since writeback was last started.
     unstarted: u64,
-    /// Who watches the events written (metrics, exporters).
-    pub(crate) observer: Option<Arc<dyn Observer>>,
+    /// Who watches the events written (metrics, exporters, detection), in the order added.
+    pub(crate) observers: Vec<Arc<dyn Observer>>,
+    /// `seq` of the first record of the batch last appended.
+    first_seq: u64,
 }
 
 impl Writer {
@@ -156,7 +158,8 @@ impl Writer {
             ts: TsCache::default(),
             writeback,
             unstarted: 0,
-            observer: None,
+            observers: Vec::new(),
+            first_seq: 0,
         };
         if w.regular {
             w.file.lock().map_err(io)?;
@@ -230,8 +233,17 @@ impl Writer {
         } else {
             Err(self.health.failure().unwrap_or_default())
         };
-        if let Some(o) = &self.observer {
-            notify(o.as_ref(), items, &result, began.elapsed());
+        let latency = began.elapsed();
+        let checkpoints = self.key.is_some();
+        for o in &self.observers {
+            notify(
+                o.as_ref(),
+                items,
+                &result,
+                latency,
+                self.first_seq,
+                checkpoints,
+            );
         }
         if let Err(why) = &result {
             self.health.fail(why.clone());
@@ -260,6 +272,7 @@ impl Writer {
             self.buf.clear();
             let mut sync = false;
             let mut head = self.head.clone();
+            self.first_seq = head.next_seq();
             for m in items {
                 match m {
                     Msg::Records(rs) => {
@@ -370,12 +383,15 @@ impl Writer {
     }
 }
 
-/// Tell `o` what `items` held, once they are written (or that writing failed).
+/// Tell `o` what `items` held, once they are written (or that writing failed). `seq` is the
+/// first record's; a flush that asks for a checkpoint adds one when `checkpoints`.
 fn notify(
     o: &dyn Observer,
     items: &[Msg],
     result: &Result<(), String>,
     latency: std::time::Duration,
+    mut seq: u64,
+    checkpoints: bool,
 ) {
     if result.is_err() {
         o.observe(&Event::Failed);
@@ -387,34 +403,41 @@ fn notify(
             Msg::Records(rs) => {
                 for p in rs {
                     records += 1;
-                    let tool = &*p.tool;
-                    match &p.body {
-                        Body::Start { .. } => o.observe(&Event::Start { tool }),
-                        Body::Limit { which, .. } => o.observe(&Event::Limit { tool, which }),
-                        Body::End {
-                            outcome,
-                            us,
-                            host_calls,
-                            ..
-                        } => o.observe(&Event::End {
-                            tool,
-                            outcome,
-                            us: *us,
-                            host_calls: *host_calls,
-                        }),
-                        _ => {}
-                    }
+                    o.observe(&Event::Record(RecordEvent {
+                        seq,
+                        ts: p.ts,
+                        call: &p.call,
+                        tool: &p.tool,
+                        body: &p.body,
+                    }));
+                    seq += 1;
                 }
             }
             Msg::HostCalls(b) => {
                 for item in &b.items {
                     records += 1;
-                    o.observe(&Event::HostCall {
+                    o.observe(&Event::HostCall(HostCallEvent {
+                        seq,
+                        ts_us: b.head.micros(item.at),
+                        call: &b.head.call,
                         tool: &b.head.tool,
                         iface: &item.site.iface,
-                        denied: item.decision == record::Decision::Deny,
-                    });
+                        func: &item.site.func,
+                        args: &item.args,
+                        decision: item.decision,
+                        outcome: &item.outcome,
+                        reason: item.reason.as_deref(),
+                        us: item.us,
+                    }));
+                    seq += 1;
                 }
+            }
+            Msg::Flush {
+                checkpoint: Some(_),
+                ..
+            } if checkpoints => {
+                records += 1;
+                seq += 1;
             }
             _ => {}
         }
