@@ -45,6 +45,43 @@ pub enum Command {
     /// Bearer tokens for `wasmgov serve --tokens`.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Tools a detection rule quarantined: list them, or release one after review.
+    #[command(subcommand)]
+    Quarantine(QuarantineCommand),
+}
+
+/// `wasmgov quarantine ...`.
+#[derive(Debug, Subcommand)]
+pub enum QuarantineCommand {
+    /// Print every quarantined tool: key, rule, since, call and the finding's message.
+    List(QuarantineListArgs),
+    /// Release TOOL (a tool name, or an exact key `NAME PUBLISHER`): it may be loaded and
+    /// called again. Written to the audit log.
+    Release(QuarantineReleaseArgs),
+}
+
+/// `wasmgov quarantine list`.
+#[derive(Debug, Args)]
+pub struct QuarantineListArgs {
+    /// State directory. Default: $XDG_STATE_HOME/wasmgov.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// Print JSON (one object keyed by quarantine key).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `wasmgov quarantine release`.
+#[derive(Debug, Args)]
+pub struct QuarantineReleaseArgs {
+    /// The tool name, or the exact key (`NAME PUBLISHER`, `NAME unsigned`, `component:SHA256`).
+    pub tool: String,
+    /// State directory. Default: $XDG_STATE_HOME/wasmgov.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// Audit log the release is written to. Default: STATE/audit.jsonl.
+    #[arg(long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
 }
 
 /// `wasmgov serve`.
@@ -97,6 +134,10 @@ pub struct ServeArgs {
     /// State directory (ratchet, compile cache). Default: $XDG_STATE_HOME/wasmgov.
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
+    /// Append each detection finding to FILE as an OCSF Detection Finding (class 2004) JSON
+    /// line, for a SIEM. Findings always go to the audit log too.
+    #[arg(long, value_name = "FILE")]
+    pub findings: Option<PathBuf>,
     #[command(flatten)]
     pub trust: TrustFlags,
 }
@@ -178,6 +219,10 @@ pub struct AuditShowArgs {
     /// Only host calls with this decision.
     #[arg(long, value_name = "allow|deny", value_parser = ["allow", "deny"])]
     pub decision: Option<String>,
+    /// Only records of this kind (`finding`, `release`, `limit`, `host-call`, `start`, `end`,
+    /// `load`, `checkpoint`).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
     /// Print the matching records as JSON Lines, unchanged.
     #[arg(long)]
     pub json: bool,
@@ -309,6 +354,10 @@ pub struct RunArgs {
     /// call (`wasmgov audit verify --key KEY.pub` checks it).
     #[arg(long = "audit-key", value_name = "KEY")]
     pub audit_key: Option<PathBuf>,
+    /// Append each detection finding to FILE as an OCSF Detection Finding (class 2004) JSON
+    /// line, for a SIEM. Findings always go to the audit log too.
+    #[arg(long, value_name = "FILE")]
+    pub findings: Option<PathBuf>,
     /// Trust store, revoked keys and policy.
     #[command(flatten)]
     pub trust: TrustFlags,

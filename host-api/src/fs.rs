@@ -29,6 +29,9 @@ pub struct Bind {
     pub guest: String,
     /// Whether the tool may only read.
     pub read_only: bool,
+    /// The operator marked it sensitive: every file opened under it is named in the audit
+    /// record of the `open-at` (as `sensitive`, the full guest path) for the detection rules.
+    pub sensitive: bool,
     held: Arc<Held>,
 }
 
@@ -136,6 +139,7 @@ impl Bind {
             host: host.to_path_buf(),
             guest: guest.to_string(),
             read_only,
+            sensitive: false,
             held: Arc::new(Held { dir, id }),
         })
     }

@@ -189,6 +189,9 @@ pub struct FsGov {
     permits: HashMap<u32, Arc<FdPermit>>,
     /// Live `directory-entry-stream`s, by resource rep.
     listings: HashSet<u32>,
+    /// Guest path of each directory descriptor under a sensitive bind, by resource rep (empty
+    /// unless a bind is sensitive).
+    sensitive_dirs: HashMap<u32, Arc<str>>,
 }
 
 impl FsGov {
@@ -209,6 +212,7 @@ impl FsGov {
             }),
             permits: HashMap::new(),
             listings: HashSet::new(),
+            sensitive_dirs: HashMap::new(),
         }
     }
 
@@ -248,6 +252,24 @@ impl HasData for GovFsData {
 
 fn borrow<T: 'static>(r: &Resource<T>) -> Resource<T> {
     Resource::new_borrow(r.rep())
+}
+
+/// `dir/path` as a normalised absolute guest path (`.` and `..` resolved lexically, never above
+/// `/`; wasmtime-wasi refuses a path that would leave the bind anyway).
+fn guest_join(dir: &str, path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    let rel = path.starts_with('/');
+    let base = if rel { "" } else { dir };
+    for seg in base.split('/').chain(path.split('/')) {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            s => parts.push(s),
+        }
+    }
+    format!("/{}", parts.join("/"))
 }
 
 fn openable(t: DescriptorType) -> bool {
@@ -294,6 +316,11 @@ impl preopens::Host for GovFs<'_> {
         let mut out = Vec::with_capacity(self.gov.binds.len());
         for b in &self.gov.binds {
             let fd = self.inner.table.push(Descriptor::Dir(b.dir()))?;
+            if b.sensitive {
+                self.gov
+                    .sensitive_dirs
+                    .insert(fd.rep(), b.guest.as_str().into());
+            }
             out.push((fd, b.guest.clone()));
         }
         Ok(out)
@@ -480,6 +507,12 @@ impl HostDescriptor for GovFs<'_> {
         oflags: OpenFlags,
         flags: types::DescriptorFlags,
     ) -> FsResult<Resource<Descriptor>> {
+        // Under a sensitive bind, the full guest path of what is opened (before `path` moves).
+        let sensitive = self
+            .gov
+            .sensitive_dirs
+            .get(&fd.rep())
+            .map(|dir| guest_join(dir, &path));
         // The permit first: at the cap nothing is opened at all.
         let Some(permit) = try_acquire(&self.gov.fds) else {
             return Err(ErrorCode::InsufficientMemory.into());
@@ -520,12 +553,21 @@ impl HostDescriptor for GovFs<'_> {
             return Err(ErrorCode::NotPermitted.into());
         }
         self.gov.permits.insert(r.rep(), permit);
+        if let Some(p) = sensitive {
+            if matches!(ty, Ok(DescriptorType::Directory)) {
+                self.gov.sensitive_dirs.insert(r.rep(), p.into());
+            } else {
+                // Lands in this `open-at`'s audit record as its `sensitive` argument.
+                tracing::info!(target: crate::http::DECISION_TARGET, sensitive = %p, "sensitive open");
+            }
+        }
         Ok(r)
     }
 
     fn drop(&mut self, fd: Resource<Descriptor>) -> wasmtime::Result<()> {
         // A stream made from this descriptor keeps its own clone of the permit.
         self.gov.permits.remove(&fd.rep());
+        self.gov.sensitive_dirs.remove(&fd.rep());
         HostDescriptor::drop(&mut self.inner, fd)
     }
 

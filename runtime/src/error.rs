@@ -222,6 +222,35 @@ pub enum Error {
     /// The host failed (exit 6).
     #[error("internal error: {0}")]
     Internal(String),
+    /// A detection rule stopped the call (exit 3).
+    #[error("stopped by detection rule {rule}: {message}")]
+    Stopped {
+        /// The rule.
+        rule: String,
+        /// The finding's message.
+        message: String,
+    },
+    /// The tool is quarantined (exit 3).
+    #[error("`{key}` is quarantined since {since} by rule {rule}: {message}")]
+    Quarantined {
+        /// The quarantine key (`NAME PUBLISHER`, `NAME unsigned`, `component:SHA256`).
+        key: String,
+        /// The rule that quarantined it.
+        rule: String,
+        /// When.
+        since: String,
+        /// The finding's message.
+        message: String,
+    },
+    /// The component is on the operator's deny list (exit 3).
+    #[error("component sha256:{sha256} is on the policy's deny list")]
+    DenyListed {
+        /// The component's digest.
+        sha256: String,
+    },
+    /// The detection state (quarantine list, baselines) cannot be used (exit 6).
+    #[error(transparent)]
+    DetectState(#[from] crate::detect::quarantine::QuarantineError),
 }
 
 impl Error {
@@ -230,10 +259,18 @@ impl Error {
         match self {
             Self::Tool(_) => 1,
             Self::Io { .. } => 2,
-            Self::Refused(_) | Self::Package(_) => 3,
+            Self::Refused(_)
+            | Self::Package(_)
+            | Self::Stopped { .. }
+            | Self::Quarantined { .. }
+            | Self::DenyListed { .. } => 3,
             Self::Limit(_) => 4,
             Self::Trap { .. } => 5,
-            Self::Busy | Self::Cancelled | Self::Audit(_) | Self::Internal(_) => 6,
+            Self::Busy
+            | Self::Cancelled
+            | Self::Audit(_)
+            | Self::Internal(_)
+            | Self::DetectState(_) => 6,
         }
     }
 
@@ -261,6 +298,10 @@ impl Error {
             Self::Cancelled => "cancelled",
             Self::Audit(_) => "audit",
             Self::Internal(_) => "internal",
+            Self::Stopped { .. } => "stopped",
+            Self::Quarantined { .. } => "quarantined",
+            Self::DenyListed { .. } => "deny-listed",
+            Self::DetectState(_) => "detect-state",
         }
     }
 
@@ -285,6 +326,24 @@ impl Error {
             Self::Cancelled => None,
             Self::Audit(a) => Some(a.hint()),
             Self::Internal(_) => Some("please report this with the command that caused it".into()),
+            Self::Stopped { .. } => Some(
+                "the finding is in the audit log (`wasmgov audit show LOG --kind finding`); if \
+                 this behaviour is expected, tune the rule's [[detect]] entry in the policy"
+                    .into(),
+            ),
+            Self::Quarantined { key, .. } => Some(format!(
+                "review its findings (`wasmgov audit show LOG --kind finding`), then release it \
+                 with `wasmgov quarantine release '{key}'`"
+            )),
+            Self::DenyListed { .. } => Some(
+                "the operator refused this exact build; get another release from the publisher"
+                    .into(),
+            ),
+            Self::DetectState(_) => Some(
+                "check the state directory's permissions; a corrupt quarantine.json must be \
+                 repaired or removed by the operator"
+                    .into(),
+            ),
         }
     }
 

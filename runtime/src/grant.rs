@@ -201,6 +201,9 @@ pub struct FsGrant {
     pub origin: BindOrigin,
     /// The policy entry (`binds[0]`) or flag (`--dir /data`) that gave it.
     pub from: String,
+    /// The policy marks the bind sensitive (watched by the `sensitive-read` rule).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
 }
 
 /// A granted environment variable.
@@ -583,7 +586,7 @@ impl Policy {
         let mut fs_fields: Vec<String> = Vec::new();
         for (i, req) in m.fs.iter().enumerate() {
             let field = format!("fs[{i}] ({})", req.guest);
-            let (host, access, origin, from) = if let Some(b) =
+            let (host, access, origin, from, sensitive) = if let Some(b) =
                 inputs.binds.iter().find(|b| b.guest == req.guest)
             {
                 let access = if b.read_only {
@@ -596,6 +599,7 @@ impl Policy {
                     access,
                     BindOrigin::CommandLine,
                     format!("--dir {}", b.guest),
+                    false,
                 )
             } else if inputs.unsigned {
                 v(
@@ -649,6 +653,7 @@ impl Policy {
                             req.access.min(b.access),
                             BindOrigin::Policy,
                             format!("binds[{j}]"),
+                            b.sensitive,
                         )
                     }
                     many => {
@@ -694,6 +699,7 @@ impl Policy {
                         requested: req.access,
                         origin,
                         from,
+                        sensitive,
                     });
                 }
                 Err(why) => v(field, why),

@@ -57,6 +57,9 @@ pub struct CallOutcome {
     pub logs: Vec<GuestLog>,
     /// What the call used.
     pub stats: CallStats,
+    /// Names of the secrets whose value a response echoed back to the tool (masked before
+    /// the tool could read it).
+    pub secrets_echoed: Vec<String>,
 }
 
 impl CallOutcome {
@@ -68,6 +71,7 @@ impl CallOutcome {
             stderr: Vec::new(),
             logs: Vec::new(),
             stats: CallStats::default(),
+            secrets_echoed: Vec::new(),
         }
     }
 }
@@ -95,6 +99,7 @@ pub(crate) async fn invoke(
     limits: Limits,
     audit: Option<&crate::audit::CallAudit>,
     cancel: Option<&crate::cancel::CancelToken>,
+    stop: Option<&crate::cancel::CancelToken>,
 ) -> CallOutcome {
     let input = match action {
         Action::Call(i) => i,
@@ -120,6 +125,7 @@ pub(crate) async fn invoke(
                 stderr: Vec::new(),
                 logs: Vec::new(),
                 stats: CallStats::default(),
+                secrets_echoed: Vec::new(),
             };
         }
     };
@@ -235,12 +241,20 @@ pub(crate) async fn invoke(
                 None => tokio::time::timeout(limits.timeout, run).await,
             }
         };
-        match cancel {
-            Some(c) => tokio::select! {
-                r = timed => Some(r),
-                () = c.cancelled() => None,
-            },
-            None => Some(timed.await),
+        // The caller's token, and detection's (a rule that stops the call).
+        let cancelled = async {
+            match (cancel, stop) {
+                (Some(a), Some(b)) => tokio::select! {
+                    () = a.cancelled() => {},
+                    () = b.cancelled() => {},
+                },
+                (Some(a), None) | (None, Some(a)) => a.cancelled().await,
+                (None, None) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            r = timed => Some(r),
+            () = cancelled => None,
         }
     };
 
@@ -329,6 +343,7 @@ pub(crate) async fn invoke(
         stderr,
         logs,
         stats,
+        secrets_echoed: Vec::new(),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod cancel;
 pub mod component;
 pub mod describe;
+pub mod detect;
 pub mod engine;
 pub mod error;
 pub mod grant;
@@ -26,6 +27,7 @@ pub mod ratchet;
 pub mod runtime;
 mod sandbox;
 pub mod signature;
+mod state_file;
 pub mod toml_doc;
 pub mod trust;
 

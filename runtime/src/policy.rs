@@ -132,6 +132,11 @@ impl ToolPattern {
     pub fn matches(&self, name: &ToolName) -> bool {
         wildcard_match(&self.0, name.as_str())
     }
+
+    /// Whether the tool name `name` (as text) matches.
+    pub fn matches_text(&self, name: &str) -> bool {
+        wildcard_match(&self.0, name)
+    }
 }
 
 impl fmt::Display for ToolPattern {
@@ -193,6 +198,9 @@ pub struct BindRule {
     pub host: PathBuf,
     /// The most access the bind gives; a manifest asking more is refused.
     pub access: Access,
+    /// `sensitive = true`: what lies under it is watched by the `sensitive-read` detection rule
+    /// (a tool opening a file there it never opened before raises a finding).
+    pub sensitive: bool,
 }
 
 /// `[secrets.NAME]`: where a secret's value comes from, the one host it may be sent to, and the
@@ -308,6 +316,8 @@ struct BindFile {
     guest: GuestPath,
     host: PathBuf,
     access: Access,
+    #[serde(default)]
+    sensitive: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -386,6 +396,8 @@ struct PolicyFile {
     secrets: BTreeMap<String, SecretFile>,
     #[serde(default)]
     callers: Vec<CallerRule>,
+    #[serde(default)]
+    detect: Vec<crate::detect::rules::DetectFile>,
 }
 
 /// A parsed, validated operator policy.
@@ -409,6 +421,8 @@ pub struct Policy {
     pub secrets: BTreeMap<EnvVarName, SecretRule>,
     /// Which authenticated callers of a server may call which tools.
     pub callers: Vec<CallerRule>,
+    /// The detection rules: built-in defaults with the `[[detect]]` entries applied.
+    pub detect: crate::detect::DetectPolicy,
     digest: Sha256Digest,
     path: Option<PathBuf>,
     builtin: bool,
@@ -470,6 +484,7 @@ impl Policy {
             binds: Vec::new(),
             secrets: BTreeMap::new(),
             callers: Vec::new(),
+            detect: crate::detect::DetectPolicy::default(),
             digest: Sha256Digest::of(BUILTIN_POLICY_TOML.as_bytes()),
             path: None,
             builtin: true,
@@ -629,6 +644,7 @@ impl Policy {
                 guest: b.guest,
                 host: b.host,
                 access: b.access,
+                sensitive: b.sensitive,
             });
         }
         let mut secrets = BTreeMap::new();
@@ -685,6 +701,14 @@ impl Policy {
                 },
             );
         }
+        let detect =
+            crate::detect::rules::from_entries(f.detect).map_err(|(field, msg, hint)| {
+                let e = doc.error_at(&field, msg);
+                match hint {
+                    Some(h) => bad_with(e, h),
+                    None => e.into(),
+                }
+            })?;
         Ok(Self {
             limits: f.limits.or(Limits::default()),
             publishers: f.publishers,
@@ -698,6 +722,7 @@ impl Policy {
             binds,
             secrets,
             callers: f.callers,
+            detect,
             digest,
             path: None,
             builtin: false,

@@ -24,8 +24,7 @@
 //! through; the migrated entry then accepts neither manifest again (only a newer sequence).
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -196,10 +195,6 @@ pub struct Ratchet {
     dir: PathBuf,
 }
 
-struct Lock {
-    _file: File,
-}
-
 fn state_err(path: &Path, message: impl std::fmt::Display) -> RatchetError {
     RatchetError::State {
         path: path.to_owned(),
@@ -226,17 +221,9 @@ impl Ratchet {
         self.dir.join(STATE_FILE)
     }
 
-    fn lock(&self) -> Result<Lock, RatchetError> {
-        let path = self.dir.join(LOCK_FILE);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| state_err(&path, e))?;
-        file.lock()
-            .map_err(|e| state_err(&path, format!("cannot lock: {e}")))?;
-        Ok(Lock { _file: file })
+    fn lock(&self) -> Result<crate::state_file::Lock, RatchetError> {
+        crate::state_file::lock(&self.dir, LOCK_FILE)
+            .map_err(|e| state_err(&self.dir.join(LOCK_FILE), format!("cannot lock: {e}")))
     }
 
     fn load(&self) -> Result<State, RatchetError> {
@@ -267,25 +254,10 @@ impl Ratchet {
 
     fn store(&self, state: &State) -> Result<(), RatchetError> {
         let path = self.path();
-        let json = serde_json::to_vec_pretty(state).map_err(|e| state_err(&path, e))?;
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let tmp = self
-            .dir
-            .join(format!("{TEMP_PREFIX}{}.{nanos}", std::process::id()));
-        let write = || -> std::io::Result<()> {
-            let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-            f.write_all(&json)?;
-            f.write_all(b"\n")?;
-            f.sync_all()?;
-            fs::rename(&tmp, &path)?;
-            File::open(&self.dir)?.sync_all()
-        };
-        write().map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            state_err(&path, format!("cannot write: {e}"))
-        })
+        let mut json = serde_json::to_vec_pretty(state).map_err(|e| state_err(&path, e))?;
+        json.push(b'\n');
+        crate::state_file::write_atomic(&self.dir, STATE_FILE, TEMP_PREFIX, &json)
+            .map_err(|e| state_err(&path, format!("cannot write: {e}")))
     }
 
     fn remove_stale_temps(&self) {

@@ -20,6 +20,7 @@ use crate::audit::Audit;
 use crate::cancel::CancelToken;
 use crate::component::{ComponentInfo, Prepared, prepare};
 use crate::describe::ToolDescription;
+use crate::detect::{DetectOptions, Detector, ToolKey};
 use crate::engine::{self, Allocator, EngineSettings, EpochTicker};
 use crate::error::{Error, Refusal};
 use crate::grant::{CliBind, Grant, SecretSource};
@@ -42,12 +43,20 @@ pub struct RuntimeBuilder {
     allow_unsigned: bool,
     resolver: Option<Arc<dyn Resolver>>,
     audit: Option<Audit>,
+    detect: DetectOptions,
 }
 
 impl RuntimeBuilder {
     /// Write every load, call and host call to `audit`. Without one, nothing is audited.
     pub fn audit(mut self, audit: Audit) -> Self {
         self.audit = Some(audit);
+        self
+    }
+
+    /// Where detection findings go besides the audit log (detection runs whenever there is
+    /// an audit log; its rules are the policy's `[[detect]]`).
+    pub fn detection(mut self, options: DetectOptions) -> Self {
+        self.detect = options;
         self
     }
 
@@ -137,7 +146,17 @@ impl RuntimeBuilder {
             None => None,
         };
         let policy = self.policy.unwrap_or_else(Policy::builtin);
+        let detector = match &self.audit {
+            Some(a) => Some(Detector::new(
+                policy.detect.clone(),
+                self.state_dir.as_deref(),
+                a,
+                &self.detect,
+            )?),
+            None => None,
+        };
         let mut protected = self.protected;
+        protected.extend(self.detect.findings_file.iter().cloned());
         protected.extend(self.state_dir.iter().cloned());
         protected.extend(self.engine.cache_dir.iter().cloned());
         protected.extend(self.audit.as_ref().map(|a| a.path().to_path_buf()));
@@ -162,6 +181,7 @@ impl RuntimeBuilder {
                 allow_unsigned: self.allow_unsigned,
                 resolver: self.resolver.unwrap_or_else(|| Arc::new(SystemResolver)),
                 audit: self.audit,
+                detector,
                 linker,
                 slots: Arc::new(Semaphore::new(slots)),
                 _ticker: ticker,
@@ -181,6 +201,7 @@ struct RuntimeInner {
     allow_unsigned: bool,
     resolver: Arc<dyn Resolver>,
     audit: Option<Audit>,
+    detector: Option<Detector>,
     linker: Linker<Sandbox>,
     slots: Arc<Semaphore>,
     _ticker: EpochTicker,
@@ -245,6 +266,11 @@ impl Runtime {
         self.inner.audit.as_ref()
     }
 
+    /// The detection engine (present whenever the runtime has an audit log).
+    pub fn detector(&self) -> Option<&Detector> {
+        self.inner.detector.as_ref()
+    }
+
     /// Load a component with no manifest: no capability at all, only compute under `limits`
     /// (each capped by the policy's ceiling).
     pub fn load_component(&self, bytes: &[u8], limits: Limits) -> Result<Tool, Error> {
@@ -296,6 +322,18 @@ impl Runtime {
                 .into());
             }
         }
+        let key = tool_key(&verified);
+        if let Some(d) = &inner.detector {
+            refuse_quarantined(d, &key.key)?;
+            if !d
+                .policy()
+                .rule(crate::detect::RuleId::DenyListed)
+                .digests
+                .is_empty()
+            {
+                d.check_deny_list(&key, &crate::audit::record::sha256_hex(component))?;
+            }
+        }
         if verified.signer.is_some() {
             let Some(ratchet) = &inner.ratchet else {
                 return Err(Error::Internal(
@@ -307,6 +345,13 @@ impl Runtime {
             ratchet
                 .check_and_advance(&verified)
                 .map_err(RefusalError::from)?;
+            if let Some(d) = &inner.detector {
+                d.check_release(
+                    &key,
+                    verified.manifest_sha256.as_str(),
+                    &verified.manifest.tool.description,
+                )?;
+            }
         }
         let grant = verified.grant.clone();
         self.load_granted(component, grant, Some(verified))
@@ -347,6 +392,25 @@ impl Runtime {
         verified: Option<Verified>,
     ) -> Result<Tool, Error> {
         let (prepared, info) = prepare(&self.inner.engine, &self.inner.linker, bytes)?;
+        let key = match &verified {
+            Some(v) => tool_key(v),
+            None => {
+                let k = ToolKey {
+                    key: format!("component:{}", info.sha256).into(),
+                    name: "component".into(),
+                    label: format!(
+                        "component:{}",
+                        info.sha256.get(..12).unwrap_or(&info.sha256)
+                    )
+                    .into(),
+                };
+                if let Some(d) = &self.inner.detector {
+                    refuse_quarantined(d, &k.key)?;
+                    d.check_deny_list(&k, &info.sha256)?;
+                }
+                k
+            }
+        };
         // Binds are opened here and held by the loaded tool for every call.
         let sandbox = crate::sandbox::config_for(&grant, self.inner.resolver.clone())?;
         let (label, load_info) =
@@ -365,6 +429,7 @@ impl Runtime {
                 verified,
                 label,
                 audit_load,
+                key: Arc::new(key),
             }),
         })
     }
@@ -389,6 +454,37 @@ struct ToolInner {
     label: Arc<str>,
     /// The id of this tool's `load` audit record.
     audit_load: Option<Arc<str>>,
+    /// How detection and quarantine name this tool.
+    key: Arc<ToolKey>,
+}
+
+/// The detection key of a verified package: name and publisher when signed, `NAME unsigned`
+/// otherwise (an unsigned look-alike must not be able to quarantine the signed tool).
+fn tool_key(v: &Verified) -> ToolKey {
+    let t = &v.manifest.tool;
+    let key = if v.signer.is_some() {
+        crate::ratchet::entry_key(t.name.as_str(), &t.publisher)
+    } else {
+        format!("{} unsigned", t.name.as_str())
+    };
+    ToolKey {
+        key: key.into(),
+        name: t.name.as_str().into(),
+        label: v.manifest.tool_id().into(),
+    }
+}
+
+/// `error[quarantined]` if `key` is quarantined.
+fn refuse_quarantined(d: &Detector, key: &str) -> Result<(), Error> {
+    match d.quarantined(key) {
+        Some(e) => Err(Error::Quarantined {
+            key: key.to_owned(),
+            rule: e.rule,
+            since: e.since,
+            message: e.message,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// `M.sig` for manifest `M`.
@@ -492,6 +588,11 @@ impl Tool {
         let bytes = out.result?;
         let d: ToolDescription = serde_json::from_slice(&bytes)
             .map_err(|e| Error::Internal(format!("describe round-trip failed: {e}")))?;
+        if let Some(det) = &self.inner.runtime.detector
+            && self.package().is_some_and(|p| p.signer.is_some())
+        {
+            det.check_schema(&self.inner.key, &self.inner.info.sha256, &d.input_schema)?;
+        }
         Ok(match self.package() {
             Some(p) => d.with_manifest(p.manifest.tool.name.as_str(), &p.manifest.tool.description),
             None => d,
@@ -537,18 +638,57 @@ impl Tool {
             }
             _ => None,
         };
-        let mut out = invoke(
-            &rt.engine,
-            &self.inner.prepared,
-            self.inner.sandbox.clone(),
-            action,
-            limits,
-            audit.as_ref(),
-            opts.cancel.as_ref(),
-        )
-        .await;
+        let detect = match (&rt.detector, &audit) {
+            (Some(d), Some(a)) => Some((d, a.call_id().clone())),
+            _ => None,
+        };
+        let stop = detect
+            .as_ref()
+            .map(|(d, call)| d.begin(call, &self.inner.key));
+        let quarantined = detect
+            .as_ref()
+            .and_then(|(d, _)| refuse_quarantined(d, &self.inner.key.key).err());
+        let mut out = match quarantined {
+            // Refused, and audited as a call that did nothing.
+            Some(e) => CallOutcome::failed(e),
+            None => {
+                invoke(
+                    &rt.engine,
+                    &self.inner.prepared,
+                    self.inner.sandbox.clone(),
+                    action,
+                    limits,
+                    audit.as_ref(),
+                    opts.cancel.as_ref(),
+                    stop.as_ref(),
+                )
+                .await
+            }
+        };
+        let mut ticket = 0;
+        if let (Some((d, call)), Some(a)) = (&detect, &audit) {
+            // What detection acts on must have reached it before the call's end is written.
+            if (a.pending_urgent() || !out.secrets_echoed.is_empty())
+                && let Err(e) = a.flush_host_calls().await
+            {
+                out.result = Err(Error::Audit(e));
+            }
+            d.secrets_echoed(call, &out.secrets_echoed);
+            let (verdict, t) = d.verdict(call);
+            ticket = t;
+            if let Some(v) = verdict
+                && !matches!(out.result, Err(Error::Quarantined { .. } | Error::Audit(_)))
+            {
+                let since = d.quarantined(&self.inner.key.key).map(|e| e.since);
+                out.result = Err(v.error(since));
+            }
+        }
         if let Some(a) = audit {
             a.finish(&mut out).await;
+        }
+        if let Some((d, _)) = &detect {
+            // The call's findings are in the log before its result is returned.
+            d.delivered(ticket, std::time::Duration::from_secs(5)).await;
         }
         out
     }

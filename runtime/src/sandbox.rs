@@ -46,7 +46,12 @@ pub(crate) fn config_for(
     let binds = grant
         .fs
         .iter()
-        .map(|f| Bind::open(&f.host, f.guest.as_ref(), f.access != Access::ReadWrite))
+        .map(|f| {
+            Bind::open(&f.host, f.guest.as_ref(), f.access != Access::ReadWrite).map(|mut b| {
+                b.sensitive = f.sensitive;
+                b
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     // A declared, allowed variable without an operator value takes the host's value if it has
     // one; otherwise the tool does not see it at all.

@@ -186,6 +186,7 @@ fn show(a: AuditShowArgs) -> anyhow::Result<i32> {
         tool: a.tool.clone(),
         call: a.call.clone(),
         decision: a.decision.clone(),
+        kind: a.kind.clone(),
     };
     let unreadable = |e: String| usage(format!("{}: {e}", a.file.display()), None);
     // Streamed either way, so a log of any size goes through in constant memory. The table

@@ -32,6 +32,7 @@ pub fn run(a: AuditTailArgs) -> anyhow::Result<i32> {
         tool: a.show.tool.clone(),
         call: a.show.call.clone(),
         decision: a.show.decision.clone(),
+        kind: a.show.kind.clone(),
     };
     let unreadable = |e: String| usage(format!("{}: {e}", path.display()), None);
     let file = File::open(&path).map_err(|e| {

@@ -7,6 +7,7 @@ mod explain;
 mod inspect;
 mod keys;
 mod pin;
+mod quarantine;
 mod run;
 pub(crate) mod serve;
 mod token;
@@ -32,6 +33,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Audit(c) => audit::run(c),
         Command::Serve(a) => serve::run(*a),
         Command::Token(c) => token::run(c),
+        Command::Quarantine(c) => quarantine::run(c),
         Command::Manifest(ManifestCommand::Schema) => {
             println!("{}", wasmgov::manifest::Manifest::json_schema());
             Ok(0)

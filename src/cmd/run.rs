@@ -30,7 +30,12 @@ pub fn run(a: RunArgs) -> anyhow::Result<i32> {
     if let Some(k) = &a.audit_key {
         builder = builder.protect(k);
     }
-    builder = builder.audit(super::audit::open_for_run(&a, state.as_deref())?);
+    builder = builder
+        .audit(super::audit::open_for_run(&a, state.as_deref())?)
+        .detection(wasmgov::detect::DetectOptions {
+            findings_file: a.findings.clone(),
+        });
+    super::quarantine::log_findings();
     let rt = builder.build()?;
     let tool = match super::trust::manifest_for(&a.tool, &a.manifest) {
         Some(manifest) => {

@@ -83,6 +83,9 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
             max_concurrent: a.max_concurrent + DESCRIBE_SLOTS,
         })
         .audit(audit)
+        .detection(wasmgov::detect::DetectOptions {
+            findings_file: a.findings.clone(),
+        })
         .build()?;
     init_logging();
 

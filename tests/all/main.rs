@@ -10,6 +10,7 @@ mod audit_tail;
 mod caps;
 mod cli;
 mod clocks;
+mod detect;
 mod embed;
 mod env;
 mod fs;

@@ -49,6 +49,9 @@ use super::summary::{
 };
 use super::writer::{BATCH, Health, Msg};
 
+/// Least time between two early hand-overs of a call's host calls to the writer.
+const URGENT_EVERY: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// The span name `bindgen!` gives every traced import (wasmtime 48).
 pub const IMPORT_SPAN: &str = "wit-bindgen import";
 /// Target of the decision events host-api emits inside an import (`decision`, `reason`, …).
@@ -281,6 +284,8 @@ struct State {
     done: Vec<HostCallItem>,
     /// Batches handed to the writer thread.
     sent: u64,
+    /// When a batch was last handed over early for a record detection watches.
+    urgent_at: Option<Instant>,
     next: u32,
     /// Reused for the `Debug` text of arguments and results.
     scratch: String,
@@ -424,9 +429,18 @@ impl CallCapture {
                 return false;
             }
             let item = st.open.remove(i).finish();
+            // A denial or a sensitive open goes to the writer (and so to detection) soon, not
+            // with the next full batch: at most every URGENT_EVERY, so a deny flood still
+            // travels in batches.
+            let urgent = (item.decision == Decision::Deny
+                || item.args.iter().any(|(k, _)| *k == "sensitive"))
+                && st.urgent_at.is_none_or(|t| t.elapsed() >= URGENT_EVERY);
             st.done.push(item);
-            if st.done.len() < BATCH {
+            if st.done.len() < BATCH && !urgent {
                 return true;
+            }
+            if urgent {
+                st.urgent_at = Some(Instant::now());
             }
             st.sent += 1;
             std::mem::replace(&mut st.done, Vec::with_capacity(BATCH))
@@ -486,6 +500,7 @@ impl CallCapture {
                     ("addrs", d.addrs),
                     ("connected", d.connected),
                     ("secrets", d.secrets),
+                    ("sensitive", d.sensitive),
                 ] {
                     if let Some(v) = value.filter(|v| !v.is_empty()) {
                         set_arg(&mut open.args, name, v);
@@ -500,6 +515,29 @@ impl CallCapture {
     /// written on another path without overtaking it.
     pub(crate) fn all_sent_written(&self) -> bool {
         self.state().sent == self.head.batches_written()
+    }
+
+    /// The host calls done so far, handed over as one more batch (`all_sent_written` counts
+    /// it); `None` when there are none. Only once the call's future is gone.
+    pub(crate) fn take_done(&self) -> Option<HostBatch> {
+        let mut st = self.state();
+        if st.done.is_empty() {
+            return None;
+        }
+        st.sent += 1;
+        let items = std::mem::take(&mut st.done);
+        Some(HostBatch {
+            head: self.head.clone(),
+            items,
+        })
+    }
+
+    /// Whether what is not yet handed to the writer holds a denial or a sensitive open.
+    pub(crate) fn pending_urgent(&self) -> bool {
+        self.state()
+            .done
+            .iter()
+            .any(|i| i.decision == Decision::Deny || i.args.iter().any(|(k, _)| *k == "sensitive"))
     }
 
     /// Everything not yet handed to the writer; an import still open is recorded as
@@ -910,6 +948,7 @@ struct DecisionFields {
     addrs: Option<String>,
     connected: Option<String>,
     secrets: Option<String>,
+    sensitive: Option<String>,
 }
 
 impl Visit for DecisionFields {
@@ -939,6 +978,8 @@ impl DecisionFields {
             "connected" => self.connected = Some(cap(value).into_owned()),
             // Secret names, never values: host-api logs only the names of what it injected.
             "secrets" => self.secrets = Some(cap(value).into_owned()),
+            // The guest path of a file opened under a bind the operator marked sensitive.
+            "sensitive" => self.sensitive = Some(cap(value).into_owned()),
             "uri" => {
                 let v = value
                     .split_once('?')

@@ -143,6 +143,17 @@ impl Drop for Inner {
     }
 }
 
+/// An [`Audit`] that does not keep the log open (for what the log's own observers hold).
+#[derive(Clone)]
+pub struct WeakAudit(std::sync::Weak<Inner>);
+
+impl WeakAudit {
+    /// The log, while something else still holds it.
+    pub fn upgrade(&self) -> Option<Audit> {
+        self.0.upgrade().map(|inner| Audit { inner })
+    }
+}
+
 impl std::fmt::Debug for Audit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Audit")
@@ -194,6 +205,47 @@ impl Audit {
     /// added before it. Metrics, exporters and detection are built on this.
     pub fn observe(&self, observer: Arc<dyn Observer>) {
         writer::lock(&self.inner.core).observers.push(observer);
+    }
+
+    /// A handle that does not keep the log open.
+    pub fn downgrade(&self) -> WeakAudit {
+        WeakAudit(Arc::downgrade(&self.inner))
+    }
+
+    /// Write one record of `call` / `tool` now, on this thread (synced if the log syncs).
+    pub(crate) fn record_now(
+        &self,
+        call: Arc<str>,
+        tool: Arc<str>,
+        body: Body,
+    ) -> Result<(), AuditError> {
+        let p = Pending {
+            ts: SystemTime::now(),
+            call,
+            tool,
+            body,
+        };
+        let flush = Msg::Flush {
+            checkpoint: None,
+            sync: self.inner.fsync,
+            ack: None,
+        };
+        self.write_here(vec![Msg::Records(vec![p]), flush])
+    }
+
+    /// Record that an operator (`by`) released the quarantined tool `key`, which rule `rule`
+    /// had quarantined (`wasmgov quarantine release`).
+    pub fn record_release(&self, key: &str, by: &str, rule: &str) -> Result<(), AuditError> {
+        let tool: Arc<str> = key.split(' ').next().unwrap_or(key).into();
+        self.record_now(
+            record::new_call_id(),
+            tool,
+            Body::Release {
+                key: record::cap_text(key),
+                by: record::cap_text(by),
+                rule: record::cap_text(rule),
+            },
+        )
     }
 
     /// Whether every record so far was written. Once false, it stays false.
@@ -402,6 +454,31 @@ pub(crate) struct CallAudit {
 }
 
 impl CallAudit {
+    /// The call's id in the log.
+    pub(crate) fn call_id(&self) -> &Arc<str> {
+        &self.capture.call
+    }
+
+    /// Whether host calls not yet handed to the writer include one detection acts on (a
+    /// denial or a sensitive open).
+    pub(crate) fn pending_urgent(&self) -> bool {
+        self.capture.pending_urgent()
+    }
+
+    /// Write the host calls recorded so far (so the log's observers have seen them) and wait.
+    pub(crate) async fn flush_host_calls(&self) -> Result<(), AuditError> {
+        let direct = self.capture.all_sent_written();
+        let Some(batch) = self.capture.take_done() else {
+            return Ok(());
+        };
+        let msgs = vec![Msg::HostCalls(batch)];
+        if direct {
+            self.audit.write_soon(msgs).await
+        } else {
+            self.audit.write_via_thread(msgs).await
+        }
+    }
+
     /// The sink's health, for the call hook.
     pub(crate) fn health(&self) -> Arc<Health> {
         self.audit.inner.health.clone()

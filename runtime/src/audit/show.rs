@@ -17,6 +17,8 @@ pub struct Filter {
     pub call: Option<String>,
     /// Only host calls with this decision (`allow` or `deny`).
     pub decision: Option<String>,
+    /// Only records of this kind.
+    pub kind: Option<String>,
 }
 
 impl Filter {
@@ -36,6 +38,11 @@ impl Filter {
         }
         if let Some(d) = &self.decision
             && (s("kind") != "host-call" || s("decision") != d)
+        {
+            return false;
+        }
+        if let Some(k) = &self.kind
+            && s("kind") != k
         {
             return false;
         }
@@ -148,6 +155,36 @@ pub fn row(r: &Value) -> (String, [String; 7]) {
                 n("host_calls"),
                 n("output"),
                 n("us")
+            ),
+        ),
+        "finding" => {
+            let evidence: Vec<String> = r
+                .get("evidence")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_u64)
+                        .map(|n| n.to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut d = format!("{} {}: {}", s("severity"), s("rule"), s("message"));
+            if !evidence.is_empty() {
+                d.push_str(&format!(" (evidence seq {})", evidence.join(",")));
+            }
+            if let Some(q) = r.get("quarantined").and_then(Value::as_str) {
+                d.push_str(&format!("; quarantined `{q}`"));
+            }
+            ("finding".into(), s("action"), d)
+        }
+        "release" => (
+            "release".into(),
+            String::new(),
+            format!(
+                "`{}` released by {} (quarantined by {})",
+                s("key"),
+                s("by"),
+                s("rule")
             ),
         ),
         "checkpoint" => (
@@ -316,6 +353,7 @@ mod tests {
             tool: tool.map(Into::into),
             call: call.map(Into::into),
             decision: d.map(Into::into),
+            kind: None,
         };
         assert!(f(Some("grep-files"), None, None).matches(&r));
         assert!(f(Some("grep-files@1.0.0"), Some("01A"), Some("deny")).matches(&r));
