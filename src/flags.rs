@@ -171,6 +171,10 @@ pub enum AuditCommand {
     /// Print the last records of the log and, with --follow, each record as it is appended
     /// (following rotation and truncation), with the same filters as `show`.
     Tail(AuditTailArgs),
+    /// Write one self-contained HTML page about the log (a timeline of calls per tool, denials,
+    /// limit hits, findings and quarantines, each linked to its records) after verifying its
+    /// chain. Exit 0 when the log verifies, 1 when the page reports it damaged.
+    Report(AuditReportArgs),
 }
 
 /// `wasmgov audit verify`.
@@ -242,6 +246,16 @@ pub struct AuditTailArgs {
     /// from its start. Stop with Ctrl-C.
     #[arg(short = 'f', long)]
     pub follow: bool,
+}
+
+/// `wasmgov audit report`.
+#[derive(Debug, Args)]
+pub struct AuditReportArgs {
+    /// The audit log (JSON Lines).
+    pub file: PathBuf,
+    /// Where to write the page (`-`: stdout). It fetches nothing: styles and charts are inline.
+    #[arg(long, value_name = "OUT")]
+    pub html: PathBuf,
 }
 
 /// `wasmgov manifest ...`.

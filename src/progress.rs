@@ -1,4 +1,4 @@
-//! A progress bar on stderr for long reads of big logs (`audit verify`, `audit show`): shown only
+//! A progress bar on stderr for long reads of big logs (`audit verify`, `show`, `report`): shown only
 //! when stderr is a terminal and the file is big enough to take a while, so a pipe or a log file
 //! never gets anything extra.
 

@@ -1,4 +1,4 @@
-//! `wasmgov audit verify|show`, and the audit sink of `wasmgov run`.
+//! `wasmgov audit verify|show` (`tail` and `report` have files of their own), and the audit sink of `wasmgov run`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -16,6 +16,7 @@ pub fn run(c: AuditCommand) -> anyhow::Result<i32> {
         AuditCommand::Verify(a) => verify(a),
         AuditCommand::Show(a) => show(a),
         AuditCommand::Tail(a) => super::audit_tail::run(a),
+        AuditCommand::Report(a) => super::audit_report::run(a),
     }
 }
 

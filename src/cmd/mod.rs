@@ -1,6 +1,7 @@
 //! One module per subcommand; each returns the process exit code.
 
 mod audit;
+mod audit_report;
 mod audit_tail;
 mod describe;
 mod explain;

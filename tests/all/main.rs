@@ -5,6 +5,7 @@
 
 mod audit;
 mod audit_census;
+mod audit_report;
 mod audit_routing;
 mod audit_tail;
 mod caps;

@@ -1,4 +1,5 @@
-//! Long reads of big logs show a progress bar on a terminal, and nothing extra when piped.
+//! Long reads of big logs (`audit verify`, `show`, `report`) show a progress bar on a terminal,
+//! and nothing extra when piped.
 
 use std::process::Command;
 
@@ -29,9 +30,37 @@ fn piped_output_gets_no_progress_and_a_terminal_gets_a_bar() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    // `report` warns that this log does not verify, and says nothing else.
+    let page = dir.path().join("report.html");
+    let out = wasmgov()
+        .args(["audit", "report", s(&log), "--html", s(&page)])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("warning: the chain does not verify"),
+        "{err}"
+    );
+    assert!(!err.contains('\r') && !err.contains("reading ["), "{err}");
     // On a terminal (script(1) gives the command a pty for stdin, stdout and stderr).
     let bin = assert_cmd::cargo::cargo_bin("wasmgov");
     let cmd = format!("{} audit show {} > /dev/null", bin.display(), log.display());
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("XDG_STATE_HOME", dir.path())
+        .output()
+        .expect("script(1) from util-linux");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("reading [") && text.contains("MiB"),
+        "{text:?}"
+    );
+    let cmd = format!(
+        "{} audit report {} --html {}",
+        bin.display(),
+        log.display(),
+        page.display()
+    );
     let out = Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])
         .env("XDG_STATE_HOME", dir.path())
