@@ -665,7 +665,6 @@ impl Tool {
                 .await
             }
         };
-        let mut ticket = 0;
         if let (Some((d, call)), Some(a)) = (&detect, &audit) {
             // What detection acts on must have reached it before the call's end is written.
             if (a.pending_urgent() || !out.secrets_echoed.is_empty())
@@ -674,9 +673,7 @@ impl Tool {
                 out.result = Err(Error::Audit(e));
             }
             d.secrets_echoed(call, &out.secrets_echoed);
-            let (verdict, t) = d.verdict(call);
-            ticket = t;
-            if let Some(v) = verdict
+            if let Some(v) = d.verdict(call)
                 && !matches!(out.result, Err(Error::Quarantined { .. } | Error::Audit(_)))
             {
                 let since = d.quarantined(&self.inner.key.key).map(|e| e.since);
@@ -688,7 +685,7 @@ impl Tool {
         }
         if let Some((d, _)) = &detect {
             // The call's findings are in the log before its result is returned.
-            d.delivered(ticket, std::time::Duration::from_secs(5)).await;
+            d.settle(std::time::Duration::from_secs(5)).await;
         }
         out
     }

@@ -192,41 +192,6 @@ pub fn row(r: &Value) -> (String, [String; 7]) {
             String::new(),
             format!("head {} signed by {}", short(&s("head")), s("key")),
         ),
-        "finding" => {
-            let seqs = |k: &str| {
-                r.get(k)
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .map(|v| v.as_u64().map_or("?".into(), |n| n.to_string()))
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    })
-                    .unwrap_or_default()
-            };
-            let mut d = format!(
-                "{} {} -> {}: {} (evidence seq {})",
-                s("severity"),
-                s("rule"),
-                s("action"),
-                s("message"),
-                seqs("evidence")
-            );
-            if let Some(q) = r.get("quarantined").and_then(Value::as_str) {
-                d.push_str(&format!(", quarantined {q}"));
-            }
-            ("finding".into(), String::new(), d)
-        }
-        "release" => (
-            "release".into(),
-            String::new(),
-            format!(
-                "quarantine of {} ({}) released by {}",
-                s("key"),
-                s("rule"),
-                s("by")
-            ),
-        ),
         other => (other.to_string(), String::new(), String::new()),
     };
     let ts = s("ts");

@@ -130,8 +130,6 @@ struct CallState {
     sensitive_fired: bool,
     /// (`seq`, secret names) of host calls that carried secrets.
     secret_seqs: Vec<(u64, String)>,
-    /// Delivery ticket of this call's last finding (0: none).
-    ticket: u64,
 }
 
 /// Timestamps (µs) and seqs of events inside a rule's window.
@@ -350,18 +348,15 @@ impl Detector {
                 internal: Vec::new(),
                 sensitive_fired: false,
                 secret_seqs: Vec::new(),
-                ticket: 0,
             },
         );
         stop
     }
 
-    /// What a rule decided about `call` so far, and the ticket of its last finding.
-    pub(crate) fn verdict(&self, call: &str) -> (Option<Verdict>, u64) {
+    /// What a rule decided about `call` so far.
+    pub(crate) fn verdict(&self, call: &str) -> Option<Verdict> {
         let live = lock(&self.inner.live);
-        live.calls
-            .get(call)
-            .map_or((None, 0), |c| (c.verdict.clone(), c.ticket))
+        live.calls.get(call).and_then(|c| c.verdict.clone())
     }
 
     /// The tool read a response in which secrets `names` were echoed (and masked).
@@ -397,11 +392,13 @@ impl Detector {
         );
     }
 
-    /// Wait (up to `limit`) until findings up to `ticket` are in the audit log, and keep
-    /// what the call taught the baselines.
-    pub(crate) async fn delivered(&self, ticket: u64, limit: Duration) {
+    /// Wait (up to `limit`) until every finding raised so far is in the audit log (a call's
+    /// own, including those its closing records raised), and keep what the call taught the
+    /// baselines.
+    pub(crate) async fn settle(&self, limit: Duration) {
         self.inner.baseline.save_if_dirty();
-        if ticket == 0 {
+        let ticket = self.inner.tickets.load(Ordering::Acquire);
+        if *self.inner.delivered.borrow() >= ticket {
             return;
         }
         let mut rx = self.inner.delivered.subscribe();
@@ -564,7 +561,6 @@ impl Detector {
         }
         let ticket = self.inner.tickets.fetch_add(1, Ordering::AcqRel) + 1;
         if let Some(c) = live.calls.get_mut(call) {
-            c.ticket = ticket;
             if f.action != Action::Alert {
                 let stronger = c.verdict.as_ref().is_none_or(|v| f.action > v.action);
                 if stronger {
