@@ -486,6 +486,7 @@ impl CallCapture {
                     ("addrs", d.addrs),
                     ("connected", d.connected),
                     ("secrets", d.secrets),
+                    ("echoed", d.echoed),
                 ] {
                     if let Some(v) = value.filter(|v| !v.is_empty()) {
                         set_arg(&mut open.args, name, v);
@@ -910,6 +911,7 @@ struct DecisionFields {
     addrs: Option<String>,
     connected: Option<String>,
     secrets: Option<String>,
+    echoed: Option<String>,
 }
 
 impl Visit for DecisionFields {
@@ -939,6 +941,8 @@ impl DecisionFields {
             "connected" => self.connected = Some(cap(value).into_owned()),
             // Secret names, never values: host-api logs only the names of what it injected.
             "secrets" => self.secrets = Some(cap(value).into_owned()),
+            // Names of the secrets a response echoed (and host-api masked), never values.
+            "echoed" => self.echoed = Some(cap(value).into_owned()),
             "uri" => {
                 let v = value
                     .split_once('?')
