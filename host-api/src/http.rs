@@ -19,13 +19,16 @@
 //!   against `Content-Length` up front, and counted while streaming).
 //! - **Secret exposure** (E02, M02): secrets are added here, host-side, only to requests whose
 //!   destination matches the secret's own rule; the tool may not set those headers itself (nor
-//!   `authorization` once any secret is bound), and log records name secrets, never values.
+//!   `authorization` once any secret is bound), and log records name secrets, never values. A
+//!   response to a request that carried secrets has every echo of their values masked, in its
+//!   head and its body, before the guest reads it ([`crate::redact`]).
 //!
 //! - **Host memory** (R05, R06): outgoing bodies buffer at most [`BODY_BUFFER_CHUNKS`] + 1
 //!   chunks of [`BODY_CHUNK_SIZE`]; at most [`MAX_IN_FLIGHT`] requests of a call are in flight
 //!   (`error-code.connection-limit-reached` past that), each holding a reservation of
 //!   [`IN_FLIGHT_HOST_BYTES`] of the call's host-memory budget for the connection's buffers
-//!   until its response body and connection are gone.
+//!   until its response body and connection are gone. A request that carries secrets reserves
+//!   [`mask_host_bytes`](crate::redact::mask_host_bytes) more, for masking its response.
 //!
 //! Every refusal reaches the tool as `error-code.HTTP-request-denied`, an ordinary error it can
 //! handle, never a trap.
@@ -59,6 +62,7 @@ use wasmtime_wasi_http::{
 
 use crate::host_memory::{HostMemory, Reservation};
 use crate::net::{self, Host, NetConfig, NetDenied, Scheme};
+use crate::redact::{EchoLog, MaskedBody, Masker};
 use crate::secrets::SecretBinding;
 
 /// Bytes of one chunk of an outgoing body (what `check-write` offers at most).
@@ -98,6 +102,8 @@ pub struct HttpPolicy {
     forbidden: ForbiddenHeaderFilter,
     memory: Arc<HostMemory>,
     in_flight: Arc<AtomicUsize>,
+    /// Which secrets the call's responses echoed.
+    echo: Arc<EchoLog>,
 }
 
 /// One request in flight: its slot under [`MAX_IN_FLIGHT`] and its host-memory reservation,
@@ -108,7 +114,11 @@ struct InFlight {
 }
 
 impl InFlight {
-    fn admit(count: &Arc<AtomicUsize>, memory: &Arc<HostMemory>) -> Result<Arc<Self>, HttpError> {
+    fn admit(
+        count: &Arc<AtomicUsize>,
+        memory: &Arc<HostMemory>,
+        bytes: u64,
+    ) -> Result<Arc<Self>, HttpError> {
         count
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < MAX_IN_FLIGHT).then_some(n + 1)
@@ -116,7 +126,7 @@ impl InFlight {
             .map_err(|_| HttpError::ConnectionLimitReached)?;
         let slot = Self {
             count: count.clone(),
-            _reservation: match memory.reserve(IN_FLIGHT_HOST_BYTES) {
+            _reservation: match memory.reserve(bytes) {
                 Ok(r) => r,
                 Err(_) => {
                     count.fetch_sub(1, Ordering::AcqRel);
@@ -147,6 +157,7 @@ impl HttpPolicy {
         let mut names: Vec<HeaderName> = DEFAULT_FORBIDDEN_HEADERS.to_vec();
         names.extend(crate::secrets::guest_forbidden_headers(&secrets));
         let forbidden: ForbiddenHeaderFilter = Arc::new(move |h| names.contains(h));
+        let echo = Arc::new(EchoLog::new(&secrets));
         Self {
             net,
             secrets,
@@ -155,7 +166,14 @@ impl HttpPolicy {
             forbidden,
             memory,
             in_flight: Arc::default(),
+            echo,
         }
+    }
+
+    /// Names of the secrets a server echoed back to this call (and the host masked), sorted
+    /// and deduplicated.
+    pub fn secrets_echoed(&self) -> Vec<String> {
+        self.echo.echoed()
     }
 
     /// The first, synchronous half of a request: parse and match the destination.
@@ -248,9 +266,26 @@ impl WasiHttpHooks for HttpPolicy {
                 return Box::new(std::future::ready(Err(HttpError::HttpRequestDenied)));
             }
         };
-        // Past the allow-list, a request holds a connection and its buffers: admit it against
-        // the call's in-flight cap and host-memory budget before anything is spawned.
-        let slot = match InFlight::admit(&self.in_flight, &self.memory) {
+        let injected = crate::secrets::inject(
+            &self.secrets,
+            dest.scheme,
+            &dest.host,
+            dest.port,
+            &mut request,
+        );
+        let masker = (!injected.is_empty())
+            .then(|| Masker::new(&self.secrets, &injected, self.echo.clone()));
+        let mask_bytes = masker
+            .as_ref()
+            .map_or(0, |m| crate::redact::mask_host_bytes(m.max_len()));
+        // Past the allow-list, a request holds a connection and its buffers (and what masking
+        // its response holds): admit it against the call's in-flight cap and host-memory
+        // budget before anything is spawned.
+        let slot = match InFlight::admit(
+            &self.in_flight,
+            &self.memory,
+            IN_FLIGHT_HOST_BYTES + mask_bytes,
+        ) {
             Ok(s) => s,
             Err(e) => {
                 self.memory.refuse();
@@ -269,13 +304,11 @@ impl WasiHttpHooks for HttpPolicy {
                 return Box::new(std::future::ready(Err(e)));
             }
         };
-        let injected = crate::secrets::inject(
-            &self.secrets,
-            dest.scheme,
-            &dest.host,
-            dest.port,
-            &mut request,
-        );
+        let injected: Vec<&str> = injected
+            .iter()
+            .filter_map(|&i| self.secrets.get(i).map(SecretBinding::name))
+            .collect();
+        let injected = injected.join(",");
         let remaining = self.remaining();
         let clamp = |asked: Option<Duration>| asked.map_or(remaining, |a| a.min(remaining));
         let o = options.unwrap_or_default();
@@ -310,11 +343,11 @@ impl WasiHttpHooks for HttpPolicy {
                 %method,
                 dest = %format_args!("{}://{}:{}", dest.scheme, dest.host, dest.port),
                 addrs = %Addrs(&addrs),
-                secrets = %injected.join(","),
+                secrets = %injected,
                 decision = "allow",
                 "http request"
             );
-            send(request, &dest, &addrs, timeouts, max_body, slot).await
+            send(request, &dest, &addrs, timeouts, max_body, slot, masker).await
         };
         // wasmtime-wasi-http spawns this future: run it inside a span opened now, while `handle`
         // is the import in progress, and under the dispatcher of now, so what it decides lands
@@ -424,6 +457,7 @@ async fn send(
     t: Timeouts,
     max_body: u64,
     slot: Arc<InFlight>,
+    masker: Option<Masker>,
 ) -> Result<(Response<WasiBody>, IoFuture), HttpError> {
     let connect = async {
         let mut last = None;
@@ -525,18 +559,29 @@ async fn send(
         t.between_bytes
     };
     let body_slot = slot.clone();
-    let response = response.map(|incoming| {
-        let mut tick = tokio::time::interval(between);
-        tick.reset();
-        CappedBody {
-            incoming,
-            tick,
-            left: max_body,
-            cap: max_body,
-            _slot: body_slot,
+    let (mut parts, incoming) = response.into_parts();
+    let mut tick = tokio::time::interval(between);
+    tick.reset();
+    let capped = CappedBody {
+        incoming,
+        tick,
+        left: max_body,
+        cap: max_body,
+        _slot: body_slot,
+    };
+    let body = match masker {
+        // This runs inside the decision span: an echo in the head is filed under `handle`.
+        Some(mut m) => {
+            m.mask_headers(&mut parts.headers);
+            if let Some(names) = m.take_fresh() {
+                crate::redact::echo_event(&names);
+            }
+            // The masker's buffers are part of the slot's reservation.
+            MaskedBody::new(capped, m).boxed_unsync()
         }
-        .boxed_unsync()
-    });
+        None => capped.boxed_unsync(),
+    };
+    let response = Response::from_parts(parts, body);
     let io: IoFuture = Box::new(async move {
         let _slot = slot;
         match conn {

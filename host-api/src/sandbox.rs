@@ -208,6 +208,12 @@ impl Sandbox {
         }
     }
 
+    /// Names of the secrets a server echoed back to this call, masked before the tool could
+    /// read them (sorted, deduplicated; never the values). See [`crate::redact`].
+    pub fn secrets_echoed(&self) -> Vec<String> {
+        self.http_hooks.secrets_echoed()
+    }
+
     /// The `wasi:http` view and the host-memory budget, borrowed together.
     pub(crate) fn http_and_memory(&mut self) -> (WasiHttpCtxView<'_>, &Arc<HostMemory>) {
         (

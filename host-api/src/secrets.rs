@@ -14,12 +14,20 @@
 //!   which one wins; the host removes such headers again before injecting.
 //! - **Leaks through logs and errors**: `Debug` of a binding redacts the value, errors name the
 //!   secret, never its value, and injected header values are marked sensitive.
+//! - **Leaks through the server** (E02): a response to a request that carried a secret has
+//!   every echo of the value masked before the guest reads it ([`crate::redact`]). So that
+//!   masking cannot corrupt ordinary bodies, a value must be at least
+//!   [`MIN_SECRET_LEN`](crate::redact::MIN_SECRET_LEN) bytes (and at most
+//!   [`MAX_SECRET_LEN`](crate::redact::MAX_SECRET_LEN) formatted, which bounds what masking
+//!   holds back); others are refused at load.
 
 use std::fmt;
+use std::sync::Arc;
 
 use http::{HeaderName, HeaderValue, Request};
 
 use crate::net::{Host, NetRule, Scheme};
+use crate::redact::{EchoForms, MAX_SECRET_LEN, MIN_SECRET_LEN};
 
 /// A secret bound to one destination: header `header: value` on requests matching `rule`.
 #[derive(Clone)]
@@ -28,6 +36,8 @@ pub struct SecretBinding {
     rule: NetRule,
     header: HeaderName,
     value: HeaderValue,
+    /// The forms of the value masked where a server echoes them (the raw value among them).
+    echo: Arc<EchoForms>,
 }
 
 /// A secret that cannot be bound. Never contains the value.
@@ -57,6 +67,26 @@ pub enum SecretError {
         /// Secret name.
         name: String,
     },
+    /// The value is too short to be masked where a server echoes it (see [`crate::redact`]).
+    #[error(
+        "secret {name}: the value is shorter than {min} bytes; so short a value cannot be told \
+         apart from ordinary response bytes (to mask echoes of it) and is guessable: use a longer \
+         credential"
+    )]
+    TooShort {
+        /// Secret name.
+        name: String,
+        /// The shortest value accepted, bytes.
+        min: usize,
+    },
+    /// The formatted value is longer than a header a server would accept.
+    #[error("secret {name}: the value (formatted) is longer than {max} bytes")]
+    TooLong {
+        /// Secret name.
+        name: String,
+        /// The longest formatted value accepted, bytes.
+        max: usize,
+    },
     /// The value could not be read from its source.
     #[error("secret {name}: cannot read its value from {source_desc}: {reason}")]
     Unreadable {
@@ -71,7 +101,9 @@ pub enum SecretError {
 
 impl SecretBinding {
     /// Bind secret `name` for requests matching `rule`: header `header` gets `format` with `{}`
-    /// replaced by `value`.
+    /// replaced by `value`. Refused if `value` is shorter than
+    /// [`MIN_SECRET_LEN`](crate::redact::MIN_SECRET_LEN) bytes, or the formatted value longer
+    /// than [`MAX_SECRET_LEN`](crate::redact::MAX_SECRET_LEN).
     pub fn new(
         name: &str,
         rule: NetRule,
@@ -93,14 +125,29 @@ impl SecretBinding {
                 header: header.into(),
             });
         }
-        let mut value = HeaderValue::try_from(format.replace("{}", value))
+        if value.len() < MIN_SECRET_LEN {
+            return Err(SecretError::TooShort {
+                name: name.into(),
+                min: MIN_SECRET_LEN,
+            });
+        }
+        let formatted = format.replace("{}", value);
+        if formatted.len() > MAX_SECRET_LEN {
+            return Err(SecretError::TooLong {
+                name: name.into(),
+                max: MAX_SECRET_LEN,
+            });
+        }
+        let mut header_value = HeaderValue::try_from(formatted)
             .map_err(|_| SecretError::BadValue { name: name.into() })?;
-        value.set_sensitive(true);
+        header_value.set_sensitive(true);
+        let echo = Arc::new(EchoForms::new(value, header_value.as_bytes()));
         Ok(Self {
             name: name.into(),
             rule,
             header: header_name,
-            value,
+            value: header_value,
+            echo,
         })
     }
 
@@ -117,6 +164,11 @@ impl SecretBinding {
     /// The header that carries it.
     pub fn header(&self) -> &HeaderName {
         &self.header
+    }
+
+    /// What is masked where a server echoes the value.
+    pub(crate) fn echo_forms(&self) -> &Arc<EchoForms> {
+        &self.echo
     }
 }
 
@@ -146,26 +198,28 @@ pub(crate) fn guest_forbidden_headers(secrets: &[SecretBinding]) -> Vec<HeaderNa
     names
 }
 
-/// Add the secrets bound to `scheme://host:port` to `req`; returns the names of those added.
-/// Headers that carry a secret are removed from every request first, whoever set them.
+/// Add the secrets bound to `scheme://host:port` to `req`; returns the indices (in `secrets`)
+/// of those added. Headers that carry a secret are removed from every request first, whoever
+/// set them.
 pub(crate) fn inject<B>(
     secrets: &[SecretBinding],
     scheme: Scheme,
     host: &Host,
     port: u16,
     req: &mut Request<B>,
-) -> Vec<String> {
+) -> Vec<usize> {
     let headers = req.headers_mut();
     for h in guest_forbidden_headers(secrets) {
         headers.remove(h);
     }
     let mut added = Vec::new();
-    for s in secrets
+    for (i, s) in secrets
         .iter()
-        .filter(|s| s.rule.matches(scheme, host, port))
+        .enumerate()
+        .filter(|(_, s)| s.rule.matches(scheme, host, port))
     {
         headers.insert(s.header.clone(), s.value.clone());
-        added.push(s.name.clone());
+        added.push(i);
     }
     added
 }
@@ -185,8 +239,14 @@ mod tests {
 
     #[test]
     fn value_is_redacted_and_only_bound_host_gets_it() {
-        let s =
-            SecretBinding::new("TOKEN", rule(), "Authorization", "Bearer {}", "s3cr3t").unwrap();
+        let s = SecretBinding::new(
+            "TOKEN",
+            rule(),
+            "Authorization",
+            "Bearer {}",
+            "s3cr3t-value",
+        )
+        .unwrap();
         assert!(!format!("{s:?}").contains("s3cr3t"));
         let mut req = Request::new(());
         req.headers_mut()
@@ -204,18 +264,37 @@ mod tests {
         );
         assert!(req.headers().get("authorization").is_none());
         let bound = Host::parse("api.example.com").unwrap();
-        assert_eq!(
-            inject(&[s], Scheme::Https, &bound, 443, &mut req),
-            vec!["TOKEN".to_string()]
-        );
-        assert_eq!(req.headers()["authorization"], "Bearer s3cr3t");
+        assert_eq!(inject(&[s], Scheme::Https, &bound, 443, &mut req), vec![0]);
+        assert_eq!(req.headers()["authorization"], "Bearer s3cr3t-value");
     }
 
     #[test]
     fn bad_values_and_headers_are_refused_without_the_value() {
         let e = SecretBinding::new("T", rule(), "X-Key", "{}", "a\r\nInjected: 1").unwrap_err();
         assert!(!e.to_string().contains("Injected"));
-        assert!(SecretBinding::new("T", rule(), "Host", "{}", "v").is_err());
-        assert!(SecretBinding::new("T", rule(), "bad header", "{}", "v").is_err());
+        assert!(SecretBinding::new("T", rule(), "Host", "{}", "long-enough").is_err());
+        assert!(SecretBinding::new("T", rule(), "bad header", "{}", "long-enough").is_err());
+    }
+
+    #[test]
+    fn values_too_short_to_mask_or_too_long_are_refused() {
+        let e = SecretBinding::new("T", rule(), "X-Key", "{}", "1234567").unwrap_err();
+        assert_eq!(
+            e,
+            SecretError::TooShort {
+                name: "T".into(),
+                min: MIN_SECRET_LEN
+            }
+        );
+        assert!(!e.to_string().contains("1234567"), "{e}");
+        assert!(SecretBinding::new("T", rule(), "X-Key", "{}", "12345678").is_ok());
+        // The format does not count: the raw value is what a server echoes on its own.
+        assert!(SecretBinding::new("T", rule(), "X-Key", "Bearer {}", "1234567").is_err());
+        let long = "k".repeat(MAX_SECRET_LEN);
+        assert!(SecretBinding::new("T", rule(), "X-Key", "{}", &long).is_ok());
+        assert!(matches!(
+            SecretBinding::new("T", rule(), "X-Key", "Bearer {}", &long),
+            Err(SecretError::TooLong { .. })
+        ));
     }
 }

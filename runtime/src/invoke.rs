@@ -57,8 +57,8 @@ pub struct CallOutcome {
     pub logs: Vec<GuestLog>,
     /// What the call used.
     pub stats: CallStats,
-    /// Names of the secrets whose value a response echoed back to the tool (masked before
-    /// the tool could read it).
+    /// Names of the secrets a server echoed back in a response to this call, which the host
+    /// masked before the tool could read them (sorted, deduplicated; never the values).
     pub secrets_echoed: Vec<String>,
 }
 
@@ -119,14 +119,7 @@ pub(crate) async fn invoke(
     let sandbox = match Sandbox::new(config) {
         Ok(s) => s,
         Err(e) => {
-            return CallOutcome {
-                result: Err(Refusal::Bind(e).into()),
-                stdout: Vec::new(),
-                stderr: Vec::new(),
-                logs: Vec::new(),
-                stats: CallStats::default(),
-                secrets_echoed: Vec::new(),
-            };
+            return CallOutcome::failed(Refusal::Bind(e).into());
         }
     };
     let mut store = Store::new(engine, sandbox);
@@ -337,13 +330,14 @@ pub(crate) async fn invoke(
     };
     let stderr = sandbox.stderr.contents();
     let logs = sandbox.logs.clone();
+    let secrets_echoed = sandbox.secrets_echoed();
     CallOutcome {
         result,
         stdout,
         stderr,
         logs,
         stats,
-        secrets_echoed: Vec::new(),
+        secrets_echoed,
     }
 }
 

@@ -24,7 +24,7 @@ pub(crate) fn load_unsigned(rt: &Runtime, name: &str, extra: &str, opts: &LoadOp
 /// An audited runtime under `policy_extra` that trusts the capability tests' publisher (whose
 /// signed packages, [`crate::caps::load_with`], get what the policy provisions) and opens
 /// loopback to every tool.
-fn signed_runtime(policy_extra: &str, log: &Path) -> Runtime {
+pub(crate) fn signed_runtime(policy_extra: &str, log: &Path) -> Runtime {
     let text = format!(
         "{GENEROUS_POLICY}\n{policy_extra}\n[[net.private]]\ncidr = \"127.0.0.1/32\"\ntools = [\"*\"]\n\n[[publishers]]\nprincipal = \"{}\"\ntools = [\"*\"]\n",
         crate::caps::TEST_PUBLISHER

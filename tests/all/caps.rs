@@ -222,8 +222,10 @@ pub const LARGE_BODY: usize = 300 * 1024;
 /// An HTTP/1.1 server on 127.0.0.1 counting connections and recording requests. Paths:
 /// `/large` → 200 with a [`LARGE_BODY`]-byte body,
 /// `/redirect` → 302 to `http://169.254.169.254/latest/meta-data/`, `/big` → a `Content-Length`
-/// of 1 GiB, `/stream` → an endless chunked body, `/slow` → no answer for 30 s, anything else →
-/// 200 `hello`.
+/// of 1 GiB, `/stream` → an endless chunked body, `/slow` → no answer for 30 s, `/echo` → the
+/// request's headers as `name: value` lines in the body and its `authorization` in the
+/// `x-echo-authorization` header, `/echo-chunked` → `auth=` and the `authorization` value in
+/// a chunked body whose two chunks split the value in the middle, anything else → 200 `hello`.
 pub struct Server {
     /// Port.
     pub port: u16,
@@ -310,7 +312,10 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>) {
             return;
         }
         let path = line.split(' ').nth(1).unwrap_or("/").to_string();
-        seen.lock().expect("lock").push(Seen { line, headers });
+        seen.lock().expect("lock").push(Seen {
+            line,
+            headers: headers.clone(),
+        });
         let ok = match path.as_str() {
             "/redirect" => writer.write_all(
                 b"HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/latest/meta-data/\r\nContent-Length: 0\r\n\r\n",
@@ -328,6 +333,28 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>) {
                 std::thread::sleep(Duration::from_secs(30));
                 return;
             }
+            "/echo" => {
+                let body: String = headers.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
+                let auth = seen_header(&headers, "authorization");
+                writer.write_all(
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Echo-Authorization: {auth}\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .as_bytes(),
+                )
+            }
+            "/echo-chunked" => {
+                let body = format!("auth={}", seen_header(&headers, "authorization"));
+                let (a, b) = body.split_at(body.len() - body.len() / 3);
+                let chunk = |c: &str| format!("{:x}\r\n{c}\r\n", c.len());
+                let head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+                // Two writes with a pause, so the client sees two frames.
+                let _ = writer.write_all(format!("{head}{}", chunk(a)).as_bytes());
+                let _ = writer.flush();
+                std::thread::sleep(Duration::from_millis(50));
+                writer.write_all(format!("{}0\r\n\r\n", chunk(b)).as_bytes())
+            }
             "/large" => {
                 let body = "z".repeat(LARGE_BODY);
                 writer.write_all(
@@ -341,6 +368,14 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>) {
             return;
         }
     }
+}
+
+fn seen_header(headers: &[(String, String)], name: &str) -> String {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
 }
 
 /// A raw TCP listener on 127.0.0.1 that counts connections and what they sent.

@@ -280,3 +280,159 @@ async fn the_secret_file_cannot_be_read_through_a_bind() {
         Ok(_) => panic!("bound the --secret file"),
     }
 }
+
+/// The mask an echo of `Bearer CANARY` (the formatted header value) becomes.
+fn bearer_mask() -> String {
+    "*".repeat("Bearer ".len() + CANARY.len())
+}
+
+/// A server that echoes the request hands the tool its own credential: the host masks every
+/// echo, in the body and in the headers, before the tool reads it, and says which secret it was.
+#[tokio::test]
+async fn a_server_echoing_the_request_cannot_hand_the_tool_its_secret() {
+    let s = setup();
+    let t = load_with(&s.rt, "fetch-url", &s.manifest, &s.opts).expect("load");
+    let out = t
+        .run(
+            json!({ "url": format!("{}/echo", s.api.url()) })
+                .to_string()
+                .as_bytes(),
+            &Default::default(),
+        )
+        .await;
+    let bytes = out.result.expect("call succeeds");
+    assert!(
+        !bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()),
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
+    let text = v["text"].as_str().expect("text");
+    assert!(
+        text.contains(&format!("authorization: {}\n", bearer_mask())),
+        "{text}"
+    );
+    // Same length: the server's Content-Length still holds and nothing else moved.
+    assert!(text.contains("host: 127.0.0.1:"), "{text}");
+    assert_eq!(out.secrets_echoed, vec!["API_TOKEN".to_string()]);
+    // The server did get the credential.
+    assert_eq!(
+        s.api.seen()[0].header("authorization"),
+        Some(format!("Bearer {CANARY}").as_str())
+    );
+
+    // A hostile tool reading every response header finds the mask there too.
+    let t = load_with(&s.rt, "hostile-net", &s.manifest, &s.opts).expect("load");
+    let out = t
+        .run(
+            json!({ "http": [{ "url": format!("{}/echo", s.api.url()), "show_headers": true }] })
+                .to_string()
+                .as_bytes(),
+            &Default::default(),
+        )
+        .await;
+    let text = String::from_utf8_lossy(out.result.as_deref().expect("call succeeds")).to_string();
+    assert!(!text.contains(CANARY), "{text}");
+    assert!(
+        text.contains(&format!("x-echo-authorization: {}", bearer_mask())),
+        "{text}"
+    );
+    assert_eq!(out.secrets_echoed, vec!["API_TOKEN".to_string()]);
+}
+
+/// A value split across two chunks of a chunked body is masked as a whole.
+#[tokio::test]
+async fn an_echo_split_across_chunks_is_masked() {
+    let s = setup();
+    let t = load_with(&s.rt, "fetch-url", &s.manifest, &s.opts).expect("load");
+    let out = t
+        .run(
+            json!({ "url": format!("{}/echo-chunked", s.api.url()) })
+                .to_string()
+                .as_bytes(),
+            &Default::default(),
+        )
+        .await;
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.result.expect("call succeeds")).expect("JSON");
+    assert_eq!(v["text"], format!("auth={}", bearer_mask()), "{v}");
+    assert_eq!(out.secrets_echoed, vec!["API_TOKEN".to_string()]);
+}
+
+/// A server that does not echo: the body is untouched and nothing is reported; nor is a
+/// request that carried no secret ever masked.
+#[tokio::test]
+async fn a_server_that_does_not_echo_is_left_alone() {
+    let s = setup();
+    let t = load_with(&s.rt, "fetch-url", &s.manifest, &s.opts).expect("load");
+    let run = |url: String| {
+        let t = &t;
+        async move {
+            let out = t
+                .run(
+                    json!({ "url": url }).to_string().as_bytes(),
+                    &Default::default(),
+                )
+                .await;
+            let v: serde_json::Value =
+                serde_json::from_slice(&out.result.expect("call succeeds")).expect("JSON");
+            (v, out.secrets_echoed)
+        }
+    };
+    let (v, echoed) = run(format!("{}/v1/items", s.api.url())).await;
+    assert_eq!(v["text"], "hello", "{v}");
+    assert_eq!(v["bytes"], 5);
+    assert!(echoed.is_empty(), "{echoed:?}");
+    // The other host got no secret, so its echo holds none and is passed on as it is.
+    let (v, echoed) = run(format!("{}/echo", s.other.url())).await;
+    let text = v["text"].as_str().expect("text");
+    assert!(text.contains("host: 127.0.0.1:"), "{text}");
+    assert!(!text.contains('*'), "{text}");
+    assert!(echoed.is_empty(), "{echoed:?}");
+}
+
+/// The echo is in the audit record of the host call that read it (names only): `handle` for an
+/// echo in the response head, the call that pulled the frame for one in the body.
+#[tokio::test]
+async fn an_echo_is_audited_by_name_never_by_value() {
+    let s = setup();
+    let (_d, log) = crate::audit::temp_log();
+    let allow = format!("\"{}\", \"{}\"", s.api.url(), s.other.url());
+    let rt = crate::audit::signed_runtime(&format!("[net]\nallow = [{allow}]\n"), &log);
+    let t = load_with(&rt, "fetch-url", &s.manifest, &s.opts).expect("load");
+    for path in ["/echo", "/echo-chunked"] {
+        let out = t
+            .run(
+                json!({ "url": format!("{}{path}", s.api.url()) })
+                    .to_string()
+                    .as_bytes(),
+                &Default::default(),
+            )
+            .await;
+        assert!(out.result.is_ok(), "{:?}", out.result);
+    }
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(!text.contains(CANARY), "the value reached the audit log");
+    let records = crate::audit::records(&log);
+    let calls = crate::audit::calls(&records);
+    assert_eq!(calls.len(), 2, "{text}");
+    for (call, head) in calls.iter().zip([true, false]) {
+        let echoed: Vec<serde_json::Value> = crate::audit::host_calls_of(&records, call)
+            .into_iter()
+            .filter(|r| r["args"]["echoed"].is_string())
+            .collect();
+        assert_eq!(
+            echoed.len(),
+            1,
+            "one record per response and secret:\n{text}"
+        );
+        let r = &echoed[0];
+        assert_eq!(r["args"]["echoed"], "API_TOKEN", "{r}");
+        assert_eq!(r["decision"], "allow", "{r}");
+        if head {
+            assert_eq!(r["func"], "handle", "{r}");
+        } else {
+            assert_ne!(r["func"], "handle", "the body is read after `handle`: {r}");
+        }
+    }
+}

@@ -501,6 +501,7 @@ impl CallCapture {
                     ("connected", d.connected),
                     ("secrets", d.secrets),
                     ("sensitive", d.sensitive),
+                    ("echoed", d.echoed),
                 ] {
                     if let Some(v) = value.filter(|v| !v.is_empty()) {
                         set_arg(&mut open.args, name, v);
@@ -949,6 +950,7 @@ struct DecisionFields {
     connected: Option<String>,
     secrets: Option<String>,
     sensitive: Option<String>,
+    echoed: Option<String>,
 }
 
 impl Visit for DecisionFields {
@@ -980,6 +982,8 @@ impl DecisionFields {
             "secrets" => self.secrets = Some(cap(value).into_owned()),
             // The guest path of a file opened under a bind the operator marked sensitive.
             "sensitive" => self.sensitive = Some(cap(value).into_owned()),
+            // Names of the secrets a response echoed (and host-api masked), never values.
+            "echoed" => self.echoed = Some(cap(value).into_owned()),
             "uri" => {
                 let v = value
                     .split_once('?')

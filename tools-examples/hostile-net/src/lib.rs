@@ -2,10 +2,12 @@
 //! component has (`wasi:http`, `wasi:sockets` TCP and UDP, listening, name lookups), and
 //! reports what the host let through (N01–N06, E02, M02).
 //!
-//! Input: `{"http": [{"url", "headers": [[k, v]], "method"}], "tcp": ["ip:port"],
-//! "udp": ["ip:port"], "listen": ["ip:port"], "lookup": ["name"]}` (all optional).
-//! Output: `{"results": [{"kind", "target", "ok", "detail"}]}`; `ok` means the operation
-//! succeeded (for HTTP: a response arrived, whose status and first bytes are in `detail`).
+//! Input: `{"http": [{"url", "headers": [[k, v]], "method", "show_headers"}],
+//! "tcp": ["ip:port"], "udp": ["ip:port"], "listen": ["ip:port"], "lookup": ["name"]}` (all
+//! optional). Output: `{"results": [{"kind", "target", "ok", "detail"}]}`; `ok` means the
+//! operation succeeded (for HTTP: a response arrived, whose status and first bytes are in
+//! `detail`, and with `show_headers` every response header after them: what a tool would learn
+//! from a server that echoes its request, secrets included, E02).
 
 use wasmgov_sdk::{Deserialize, JsonSchema, Serialize, ToolError};
 
@@ -19,6 +21,9 @@ struct HttpTry {
     method: Option<String>,
     #[serde(default)]
     body: Option<String>,
+    /// Append every response header to the detail.
+    #[serde(default)]
+    show_headers: bool,
 }
 
 /// What to try.
@@ -77,12 +82,19 @@ fn hostile_net(input: Input) -> Result<Output, ToolError> {
             Some(5_000),
         )
         .map(|resp| {
-            format!(
+            let mut d = format!(
                 "{} location={} body={}",
                 resp.status,
                 resp.header("location").unwrap_or(""),
                 String::from_utf8_lossy(&resp.body)
-            )
+            );
+            if h.show_headers {
+                d.push_str(" headers=");
+                for (k, v) in &resp.headers {
+                    d.push_str(&format!("{k}: {v}\n"));
+                }
+            }
+            d
         });
         push("http", &h.url, r);
     }
