@@ -6,6 +6,7 @@ mod describe;
 mod explain;
 mod inspect;
 mod keys;
+pub(crate) mod otlp;
 mod pin;
 mod run;
 pub(crate) mod serve;
