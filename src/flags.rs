@@ -140,6 +140,9 @@ pub struct ServeArgs {
     pub findings: Option<PathBuf>,
     #[command(flatten)]
     pub trust: TrustFlags,
+    /// OpenTelemetry export of calls and audit records.
+    #[command(flatten)]
+    pub otlp: OtlpFlags,
 }
 
 /// `wasmgov token ...`.
@@ -281,6 +284,21 @@ pub struct TrustFlags {
     pub policy: Option<PathBuf>,
 }
 
+/// OpenTelemetry export (grants nothing to a tool; best effort).
+#[derive(Debug, Args, Clone, Default)]
+pub struct OtlpFlags {
+    /// Send each call as an OpenTelemetry span and every audit record as a log record to this
+    /// OTLP/HTTP collector: its base URL, http:// or https://, e.g. http://127.0.0.1:4318
+    /// (traces go to /v1/traces, logs to /v1/logs). Best effort: the audit log stays the record
+    /// of truth, and export never slows or fails a call.
+    #[arg(long, value_name = "URL")]
+    pub otlp: Option<String>,
+    /// This replica's name in exported telemetry (the `service.instance.id` resource
+    /// attribute). Default: the host name.
+    #[arg(long, value_name = "NAME", requires = "otlp")]
+    pub replica: Option<String>,
+}
+
 /// Limit flags shared by commands that run a tool.
 #[derive(Debug, Args, Clone, Default)]
 pub struct LimitFlags {
@@ -379,6 +397,9 @@ pub struct RunArgs {
     /// ceilings); with one they can only narrow what the manifest and policy allow.
     #[command(flatten)]
     pub limits: LimitFlags,
+    /// OpenTelemetry export of the call and its audit records.
+    #[command(flatten)]
+    pub otlp: OtlpFlags,
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {

@@ -195,6 +195,13 @@ impl Metrics {
     pub fn registry(&self) -> &Registry {
         &self.registry
     }
+
+    /// The registry, to register more metrics beside these (an exporter's own counters, say)
+    /// before the metrics are shared: whatever is registered here is encoded with them, under
+    /// the same `wasmgov_` prefix.
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
 }
 
 impl Observer for Metrics {

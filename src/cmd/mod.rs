@@ -7,6 +7,7 @@ mod describe;
 mod explain;
 mod inspect;
 mod keys;
+pub(crate) mod otlp;
 mod pin;
 mod quarantine;
 mod run;

@@ -9,6 +9,19 @@ use crate::flags::RunArgs;
 use crate::report::usage;
 
 pub fn run(a: RunArgs) -> anyhow::Result<i32> {
+    let otlp = super::otlp::start(&a.otlp)?;
+    let code = call(a, otlp.as_ref());
+    // The runtime and its audit log are gone: every record has been handed to the export.
+    if let Some(x) = &otlp {
+        super::otlp::finish(x);
+    }
+    code
+}
+
+fn call(
+    a: RunArgs,
+    otlp: Option<&std::sync::Arc<wasmgov_otel::OtlpExporter>>,
+) -> anyhow::Result<i32> {
     if let Err((field, why)) = a.limits.overrides().check_ranges() {
         let flag = match field {
             "output" => "max-output",
@@ -30,8 +43,12 @@ pub fn run(a: RunArgs) -> anyhow::Result<i32> {
     if let Some(k) = &a.audit_key {
         builder = builder.protect(k);
     }
+    let audit = super::audit::open_for_run(&a, state.as_deref())?;
+    if let Some(x) = otlp {
+        audit.observe(x.clone());
+    }
     builder = builder
-        .audit(super::audit::open_for_run(&a, state.as_deref())?)
+        .audit(audit)
         .detection(wasmgov::detect::DetectOptions {
             findings_file: a.findings.clone(),
         });

@@ -73,8 +73,15 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
         },
     )
     .map_err(wasmgov::Error::Audit)?;
-    // Metrics count what the audit log records.
-    let metrics = std::sync::Arc::new(wasmgov::metrics::Metrics::new());
+    // Metrics count what the audit log records; the OTLP export, if any, sends it (and counts
+    // its own failures and drops among the metrics).
+    let otlp = super::otlp::start(&a.otlp)?;
+    let mut metrics = wasmgov::metrics::Metrics::new();
+    if let Some(x) = &otlp {
+        x.register_metrics(metrics.registry_mut());
+        audit.observe(x.clone());
+    }
+    let metrics = std::sync::Arc::new(metrics);
     audit.observe(metrics.clone());
     let rt = super::operator_builder(op, state.as_deref(), false)
         // Spare instances beyond the call slots, for the `describe` of packages a reload loads
@@ -94,6 +101,9 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
         .build()?;
     let code = runtime.block_on(serve(a, rt, tokens, max_body as usize, metrics));
     runtime.shutdown_timeout(Duration::from_millis(500));
+    if let Some(x) = &otlp {
+        super::otlp::finish(x);
+    }
     code
 }
 

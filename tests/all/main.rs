@@ -20,6 +20,7 @@ mod lifecycle;
 mod limits;
 mod metrics;
 mod net;
+mod otel;
 mod progress;
 mod refuse;
 mod sdk;
