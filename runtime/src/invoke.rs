@@ -98,8 +98,10 @@ pub(crate) async fn invoke(
     action: Action<'_>,
     limits: Limits,
     audit: Option<&crate::audit::CallAudit>,
-    cancel: Option<&crate::cancel::CancelToken>,
-    stop: Option<&crate::cancel::CancelToken>,
+    (cancel, stop): (
+        Option<&crate::cancel::CancelToken>,
+        Option<&crate::cancel::CancelToken>,
+    ),
 ) -> CallOutcome {
     let input = match action {
         Action::Call(i) => i,

@@ -659,8 +659,8 @@ impl Tool {
                     action,
                     limits,
                     audit.as_ref(),
-                    opts.cancel.as_ref(),
-                    stop.as_ref(),
+                    // The caller's token, and detection's.
+                    (opts.cancel.as_ref(), stop.as_ref()),
                 )
                 .await
             }

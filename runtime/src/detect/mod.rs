@@ -560,19 +560,18 @@ impl Detector {
             self.quarantine_now(&f);
         }
         let ticket = self.inner.tickets.fetch_add(1, Ordering::AcqRel) + 1;
-        if let Some(c) = live.calls.get_mut(call) {
-            if f.action != Action::Alert {
-                let stronger = c.verdict.as_ref().is_none_or(|v| f.action > v.action);
-                if stronger {
-                    c.verdict = Some(Verdict {
-                        action: f.action,
-                        rule: f.rule,
-                        message: f.message.clone(),
-                        key: f.key.clone(),
-                    });
-                }
-                c.stop.cancel();
+        if f.action != Action::Alert
+            && let Some(c) = live.calls.get_mut(call)
+        {
+            if c.verdict.as_ref().is_none_or(|v| f.action > v.action) {
+                c.verdict = Some(Verdict {
+                    action: f.action,
+                    rule: f.rule,
+                    message: f.message.clone(),
+                    key: f.key.clone(),
+                });
             }
+            c.stop.cancel();
         }
         match self.inner.tx.try_send((ticket, f)) {
             Ok(()) => {}
