@@ -515,3 +515,55 @@ fn a_bad_detect_entry_is_a_malformed_policy() {
     let e = wasmgov::policy::Policy::load(&f.policy).expect_err("refused");
     assert!(e.to_string().contains("detect[0].threshold"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_echoed_back_is_masked_and_found_and_a_plain_answer_is_not() {
+    let api = crate::caps::Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "sk-detect-canary-5d1e\n").unwrap();
+    let f = Fixture::new(&format!(
+        "[net]\nallow = [\"{url}\"]\n\n[[net.private]]\ncidr = \"127.0.0.1/32\"\ntools = [\"fetch-url\"]\n\n\
+         [secrets.API_TOKEN]\nsource = \"file:{}\"\nhost = \"{url}\"\ntools = [\"fetch-url\"]\n",
+        token.display(),
+        url = api.url()
+    ));
+    let extra = format!(
+        "\n[net]\nallow = [\"{url}\"]\n\n[[secrets]]\nname = \"API_TOKEN\"\nhost = \"{url}\"\nheader = \"Authorization\"\nformat = \"Bearer {{}}\"\n",
+        url = api.url()
+    );
+    f.package(
+        "fetch-url",
+        "fetch-url",
+        Pkg {
+            extra: &extra,
+            ..Pkg::default()
+        },
+    );
+    let rt = f.runtime();
+    let t = load(&f, &rt, "fetch-url").expect("loads");
+    // A plain answer: no finding.
+    let out = call(&t, json!({"url": format!("{}/v1/items", api.url())})).await;
+    assert!(out.is_ok(), "{out:?}");
+    assert!(findings(&f, None).is_empty(), "{:?}", findings(&f, None));
+    // The server echoes the request: masked, and found.
+    let out = call(&t, json!({"url": format!("{}/echo", api.url())}))
+        .await
+        .expect("alert only");
+    assert!(!String::from_utf8_lossy(&out).contains("sk-detect-canary-5d1e"));
+    let found = findings(&f, Some("secret-echo"));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["subject"], "API_TOKEN");
+    let ev = found[0]["evidence"].as_array().expect("evidence");
+    assert!(!ev.is_empty());
+    for seq in ev {
+        let r = record(&f, seq.as_u64().unwrap());
+        assert_eq!(r["args"]["secrets"], "API_TOKEN", "{r}");
+        assert_eq!(r["call"], found[0]["call"]);
+    }
+    let log = std::fs::read_to_string(&f.audit).unwrap();
+    assert!(
+        !log.contains("sk-detect-canary-5d1e"),
+        "the value reached the log"
+    );
+}
