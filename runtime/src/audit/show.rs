@@ -168,14 +168,20 @@ pub fn row(r: &Value) -> (String, [String; 7]) {
                         .collect()
                 })
                 .unwrap_or_default();
-            let mut d = format!("{} {}: {}", s("severity"), s("rule"), s("message"));
+            let mut d = format!(
+                "{} {} -> {}: {}",
+                s("severity"),
+                s("rule"),
+                s("action"),
+                s("message")
+            );
             if !evidence.is_empty() {
                 d.push_str(&format!(" (evidence seq {})", evidence.join(",")));
             }
             if let Some(q) = r.get("quarantined").and_then(Value::as_str) {
                 d.push_str(&format!("; quarantined `{q}`"));
             }
-            ("finding".into(), s("action"), d)
+            ("finding".into(), String::new(), d)
         }
         "release" => (
             "release".into(),
