@@ -3,6 +3,7 @@
 
 mod cmd;
 mod flags;
+mod logging;
 mod paths;
 mod progress;
 mod report;

@@ -228,19 +228,19 @@ impl Ratchet {
 
     fn load(&self) -> Result<State, RatchetError> {
         let path = self.path();
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        let bytes = match crate::state_file::read_capped(&path, MAX_STATE_SIZE) {
+            Ok(Some(b)) => b,
+            Ok(None) => {
                 return Ok(State {
                     v: VERSION,
                     tools: BTreeMap::new(),
                 });
             }
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(state_err(&path, "corrupt: too large"));
+            }
             Err(e) => return Err(state_err(&path, e)),
         };
-        if bytes.len() as u64 > MAX_STATE_SIZE {
-            return Err(state_err(&path, "corrupt: too large"));
-        }
         let corrupt = |e: serde_json::Error| state_err(&path, format!("corrupt: {e}"));
         let version: VersionOnly = serde_json::from_slice(&bytes).map_err(corrupt)?;
         match version.v {

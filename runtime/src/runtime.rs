@@ -324,15 +324,9 @@ impl Runtime {
         }
         let key = tool_key(&verified);
         if let Some(d) = &inner.detector {
-            refuse_quarantined(d, &key.key)?;
-            if !d
-                .policy()
-                .rule(crate::detect::RuleId::DenyListed)
-                .digests
-                .is_empty()
-            {
-                d.check_deny_list(&key, &crate::audit::record::sha256_hex(component))?;
-            }
+            d.refuse_quarantined(&key.key)?;
+            // The pin `verify` checked the component's bytes against.
+            d.check_deny_list(&key, verified.manifest.component.sha256.as_str())?;
         }
         if verified.signer.is_some() {
             let Some(ratchet) = &inner.ratchet else {
@@ -354,7 +348,7 @@ impl Runtime {
             }
         }
         let grant = verified.grant.clone();
-        self.load_granted(component, grant, Some(verified))
+        self.load_granted(component, grant, Some((verified, key)))
     }
 
     /// Read `manifest_path`, its signature `manifest_path.sig` (if present) and the component,
@@ -389,23 +383,24 @@ impl Runtime {
         &self,
         bytes: &[u8],
         grant: Grant,
-        verified: Option<Verified>,
+        package: Option<(Verified, ToolKey)>,
     ) -> Result<Tool, Error> {
         let (prepared, info) = prepare(&self.inner.engine, &self.inner.linker, bytes)?;
-        let key = match &verified {
-            Some(v) => tool_key(v),
+        let (verified, key) = package.unzip();
+        let (label, load_info) =
+            crate::audit::load_info(&info, &grant, verified.as_ref(), &self.inner.policy);
+        let key = match key {
+            Some(k) => k,
+            // A bare component: keyed by its digest, checked here (a package was checked
+            // before its ratchet advanced).
             None => {
                 let k = ToolKey {
                     key: format!("component:{}", info.sha256).into(),
                     name: "component".into(),
-                    label: format!(
-                        "component:{}",
-                        info.sha256.get(..12).unwrap_or(&info.sha256)
-                    )
-                    .into(),
+                    label: label.clone(),
                 };
                 if let Some(d) = &self.inner.detector {
-                    refuse_quarantined(d, &k.key)?;
+                    d.refuse_quarantined(&k.key)?;
                     d.check_deny_list(&k, &info.sha256)?;
                 }
                 k
@@ -413,8 +408,6 @@ impl Runtime {
         };
         // Binds are opened here and held by the loaded tool for every call.
         let sandbox = crate::sandbox::config_for(&grant, self.inner.resolver.clone())?;
-        let (label, load_info) =
-            crate::audit::load_info(&info, &grant, verified.as_ref(), &self.inner.policy);
         let audit_load = match &self.inner.audit {
             Some(a) => Some(a.record_load(label.clone(), load_info)?),
             None => None,
@@ -471,19 +464,6 @@ fn tool_key(v: &Verified) -> ToolKey {
         key: key.into(),
         name: t.name.as_str().into(),
         label: v.manifest.tool_id().into(),
-    }
-}
-
-/// `error[quarantined]` if `key` is quarantined.
-fn refuse_quarantined(d: &Detector, key: &str) -> Result<(), Error> {
-    match d.quarantined(key) {
-        Some(e) => Err(Error::Quarantined {
-            key: key.to_owned(),
-            rule: e.rule,
-            since: e.since,
-            message: e.message,
-        }),
-        None => Ok(()),
     }
 }
 
@@ -644,14 +624,12 @@ impl Tool {
         };
         let stop = detect
             .as_ref()
-            .map(|(d, call)| d.begin(call, &self.inner.key));
-        let quarantined = detect
-            .as_ref()
-            .and_then(|(d, _)| refuse_quarantined(d, &self.inner.key.key).err());
-        let mut out = match quarantined {
+            .map(|(d, call)| d.begin(call, &self.inner.key))
+            .transpose();
+        let mut out = match stop {
             // Refused, and audited as a call that did nothing.
-            Some(e) => CallOutcome::failed(e),
-            None => {
+            Err(e) => CallOutcome::failed(e),
+            Ok(stop) => {
                 invoke(
                     &rt.engine,
                     &self.inner.prepared,
@@ -672,12 +650,10 @@ impl Tool {
             {
                 out.result = Err(Error::Audit(e));
             }
-            d.secrets_echoed(call, &out.secrets_echoed);
-            if let Some(v) = d.verdict(call)
+            if let Some(e) = d.conclude(call, &out.secrets_echoed)
                 && !matches!(out.result, Err(Error::Quarantined { .. } | Error::Audit(_)))
             {
-                let since = d.quarantined(&self.inner.key.key).map(|e| e.since);
-                out.result = Err(v.error(since));
+                out.result = Err(e);
             }
         }
         if let Some(a) = audit {

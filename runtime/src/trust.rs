@@ -166,7 +166,8 @@ impl AllowedSigner {
     }
 }
 
-fn rfc3339(secs: i64) -> String {
+/// `secs` since the epoch as RFC 3339 UTC (the number itself when out of range).
+pub(crate) fn rfc3339(secs: i64) -> String {
     OffsetDateTime::from_unix_timestamp(secs)
         .ok()
         .and_then(|t| {

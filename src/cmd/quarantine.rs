@@ -14,19 +14,6 @@ pub fn run(c: QuarantineCommand) -> anyhow::Result<i32> {
     }
 }
 
-/// Findings logged by the runtime's detection thread go to stderr (`WASMGOV_LOG` overrides).
-pub(crate) fn log_findings() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WASMGOV_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off,wasmgov::detect=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .without_time()
-        .try_init();
-}
-
 fn state(explicit: &Option<PathBuf>) -> anyhow::Result<PathBuf> {
     super::state_dir(explicit)?.ok_or_else(|| {
         usage(

@@ -52,7 +52,8 @@ fn call(
         .detection(wasmgov::detect::DetectOptions {
             findings_file: a.findings.clone(),
         });
-    super::quarantine::log_findings();
+    // Findings the runtime's detection logs go to stderr.
+    crate::logging::init("off,wasmgov::detect=warn", false);
     let rt = builder.build()?;
     let tool = match super::trust::manifest_for(&a.tool, &a.manifest) {
         Some(manifest) => {

@@ -111,14 +111,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
 /// rmcp is quiet by default: it logs an ERROR for every cancelled request
 /// (`WASMGOV_LOG=warn,rmcp=debug` shows it).
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WASMGOV_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rmcp=off,wasmgov_serve=info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .try_init();
+    crate::logging::init("warn,rmcp=off,wasmgov_serve=info", true);
 }
 
 async fn scan(rt: &wasmgov::Runtime, dir: &Path) -> anyhow::Result<Catalog> {

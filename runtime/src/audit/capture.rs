@@ -432,9 +432,7 @@ impl CallCapture {
             // A denial or a sensitive open goes to the writer (and so to detection) soon, not
             // with the next full batch: at most every URGENT_EVERY, so a deny flood still
             // travels in batches.
-            let urgent = (item.decision == Decision::Deny
-                || item.args.iter().any(|(k, _)| *k == "sensitive"))
-                && st.urgent_at.is_none_or(|t| t.elapsed() >= URGENT_EVERY);
+            let urgent = item.watched() && st.urgent_at.is_none_or(|t| t.elapsed() >= URGENT_EVERY);
             st.done.push(item);
             if st.done.len() < BATCH && !urgent {
                 return true;
@@ -535,10 +533,7 @@ impl CallCapture {
 
     /// Whether what is not yet handed to the writer holds a denial or a sensitive open.
     pub(crate) fn pending_urgent(&self) -> bool {
-        self.state()
-            .done
-            .iter()
-            .any(|i| i.decision == Decision::Deny || i.args.iter().any(|(k, _)| *k == "sensitive"))
+        self.state().done.iter().any(HostCallItem::watched)
     }
 
     /// Everything not yet handed to the writer; an import still open is recorded as

@@ -326,18 +326,7 @@ impl Audit {
         info: LoadInfo,
     ) -> Result<Arc<str>, AuditError> {
         let id = record::new_call_id();
-        let load = Pending {
-            ts: SystemTime::now(),
-            call: id.clone(),
-            tool,
-            body: Body::Load(Box::new(info)),
-        };
-        let flush = Msg::Flush {
-            checkpoint: None,
-            sync: self.inner.fsync,
-            ack: None,
-        };
-        self.write_here(vec![Msg::Records(vec![load]), flush])?;
+        self.record_now(id.clone(), tool, Body::Load(Box::new(info)))?;
         Ok(id)
     }
 
@@ -467,6 +456,7 @@ impl CallAudit {
 
     /// Write the host calls recorded so far (so the log's observers have seen them) and wait.
     pub(crate) async fn flush_host_calls(&self) -> Result<(), AuditError> {
+        // As `finish` does: on this thread unless that could overtake an earlier batch.
         let direct = self.capture.all_sent_written();
         let Some(batch) = self.capture.take_done() else {
             return Ok(());

@@ -279,6 +279,14 @@ pub(crate) struct HostCallItem {
     pub(crate) reason: Option<String>,
 }
 
+impl HostCallItem {
+    /// Whether detection acts on this record (a denial, or an open under a sensitive bind), so
+    /// it should reach the log's observers soon.
+    pub(crate) fn watched(&self) -> bool {
+        self.decision == Decision::Deny || self.args.iter().any(|(k, _)| *k == "sensitive")
+    }
+}
+
 /// Host calls of one call, in the order they were made.
 #[derive(Debug)]
 pub(crate) struct HostBatch {

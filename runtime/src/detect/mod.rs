@@ -94,26 +94,22 @@ pub(crate) struct ToolKey {
 
 /// What a call's outcome must become because a rule acted on it.
 #[derive(Debug, Clone)]
-pub(crate) struct Verdict {
+struct Verdict {
     action: Action,
     rule: RuleId,
     message: String,
-    key: Arc<str>,
+    /// The key and its quarantine, when the action quarantined the tool.
+    quarantined: Option<(Arc<str>, QuarantineEntry)>,
 }
 
 impl Verdict {
     /// The error the call ends with.
-    pub(crate) fn error(&self, since: Option<String>) -> Error {
-        match self.action {
-            Action::Quarantine => Error::Quarantined {
-                key: self.key.to_string(),
+    fn error(self) -> Error {
+        match self.quarantined {
+            Some((key, entry)) => entry.refusal(&key),
+            None => Error::Stopped {
                 rule: self.rule.as_str().into(),
-                since: since.unwrap_or_else(|| rfc3339(SystemTime::now())),
-                message: self.message.clone(),
-            },
-            _ => Error::Stopped {
-                rule: self.rule.as_str().into(),
-                message: self.message.clone(),
+                message: self.message,
             },
         }
     }
@@ -195,7 +191,7 @@ struct Inner {
     baseline: baseline::Baseline,
     out: Mutex<Option<File>>,
     tx: SyncSender<(u64, Finding)>,
-    audit: Mutex<Option<WeakAudit>>,
+    audit: WeakAudit,
     tickets: AtomicU64,
     delivered: tokio::sync::watch::Sender<u64>,
     dropped: AtomicU64,
@@ -218,17 +214,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// `t` as RFC 3339 UTC with seconds.
-pub(crate) fn rfc3339(t: SystemTime) -> String {
+fn rfc3339(t: SystemTime) -> String {
     let secs = t
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    time::OffsetDateTime::from_unix_timestamp(i64::try_from(secs).unwrap_or(0))
-        .ok()
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
+    crate::trust::rfc3339(i64::try_from(secs).unwrap_or(i64::MAX))
+}
+
+impl QCache {
+    fn get(&self, key: &str) -> Option<&QuarantineEntry> {
+        self.map.get(key).or_else(|| self.local.get(key))
+    }
 }
 
 impl Detector {
@@ -271,7 +267,7 @@ impl Detector {
             baseline,
             out: Mutex::new(out),
             tx,
-            audit: Mutex::new(Some(audit.downgrade())),
+            audit: audit.downgrade(),
             tickets: AtomicU64::new(0),
             delivered,
             dropped: AtomicU64::new(0),
@@ -282,14 +278,9 @@ impl Detector {
             .spawn(move || deliver(weak, rx))
             .map_err(|e| Error::Internal(format!("cannot start the detection thread: {e}")))?;
         let d = Self { inner };
-        audit.observe(Arc::new(d.observer()));
+        // The log holds the detector, which holds the log only weakly: no cycle.
+        audit.observe(Arc::new(d.clone()));
         Ok(d)
-    }
-
-    fn observer(&self) -> DetectObserver {
-        DetectObserver {
-            inner: Arc::downgrade(&self.inner),
-        }
     }
 
     /// The rules in force.
@@ -309,7 +300,7 @@ impl Detector {
             let c = self.inner.qcache.read().unwrap_or_else(|p| p.into_inner());
             let fresh = c.checked.elapsed() < REFRESH || self.inner.quarantine.is_none();
             if fresh {
-                return c.map.get(key).or_else(|| c.local.get(key)).cloned();
+                return c.get(key).cloned();
             }
         }
         let mut c = self.inner.qcache.write().unwrap_or_else(|p| p.into_inner());
@@ -329,11 +320,21 @@ impl Detector {
                 }
             }
         }
-        c.map.get(key).or_else(|| c.local.get(key)).cloned()
+        c.get(key).cloned()
     }
 
-    /// A call of `tool` began: track it; its stop token is cancelled when a rule stops it.
-    pub(crate) fn begin(&self, call: &Arc<str>, tool: &Arc<ToolKey>) -> CancelToken {
+    /// `error[quarantined]` if `key` is quarantined.
+    pub(crate) fn refuse_quarantined(&self, key: &str) -> Result<(), Error> {
+        match self.quarantined(key) {
+            Some(e) => Err(e.refusal(key)),
+            None => Ok(()),
+        }
+    }
+
+    /// A call of `tool` begins: refused if the tool is quarantined, else tracked, with the
+    /// token a rule cancels to stop it.
+    pub(crate) fn begin(&self, call: &Arc<str>, tool: &Arc<ToolKey>) -> Result<CancelToken, Error> {
+        self.refuse_quarantined(&tool.key)?;
         let stop = CancelToken::new();
         let mut live = lock(&self.inner.live);
         if live.calls.len() >= MAX_CALLS {
@@ -350,23 +351,28 @@ impl Detector {
                 secret_seqs: Vec::new(),
             },
         );
-        stop
+        Ok(stop)
     }
 
-    /// What a rule decided about `call` so far.
-    pub(crate) fn verdict(&self, call: &str) -> Option<Verdict> {
+    /// The call ran and was sent back the secrets `echoed` (masked): raise `secret-echo` for
+    /// them, and say what the call's outcome must become if a rule acted on it.
+    pub(crate) fn conclude(&self, call: &str, echoed: &[String]) -> Option<Error> {
+        if !echoed.is_empty() {
+            self.secrets_echoed(call, echoed);
+        }
         let live = lock(&self.inner.live);
-        live.calls.get(call).and_then(|c| c.verdict.clone())
+        let verdict = live.calls.get(call).and_then(|c| c.verdict.clone());
+        verdict.map(Verdict::error)
     }
 
     /// The tool read a response in which secrets `names` were echoed (and masked).
-    pub(crate) fn secrets_echoed(&self, call: &str, names: &[String]) {
+    fn secrets_echoed(&self, call: &str, names: &[String]) {
         let rule = self.inner.policy.rule(RuleId::SecretEcho);
         let mut live = lock(&self.inner.live);
         let Some(c) = live.calls.get(call) else {
             return;
         };
-        if !rule.watches(&c.tool.name) || names.is_empty() {
+        if !rule.watches(&c.tool.name) {
             return;
         }
         let evidence: Vec<u64> = c
@@ -434,10 +440,7 @@ impl Detector {
             .inner
             .baseline
             .release(&tool.key, manifest_sha256, description)?;
-        if !changed {
-            return Ok(());
-        }
-        self.rug_pull(tool, "description")
+        self.rug_pull(changed, tool, "description")
     }
 
     /// `rug-pull` at describe: the input schema differs from the one a previous release of the
@@ -452,15 +455,13 @@ impl Detector {
             .inner
             .baseline
             .schema(&tool.key, component_sha256, schema)?;
-        if !changed {
-            return Ok(());
-        }
-        self.rug_pull(tool, "input schema")
+        self.rug_pull(changed, tool, "input schema")
     }
 
-    fn rug_pull(&self, tool: &ToolKey, what: &str) -> Result<(), Error> {
+    /// A finding (and its action) when what agents are told about `tool` `changed`.
+    fn rug_pull(&self, changed: bool, tool: &ToolKey, what: &str) -> Result<(), Error> {
         let rule = self.inner.policy.rule(RuleId::RugPull);
-        if !rule.watches(&tool.name) {
+        if !changed || !rule.watches(&tool.name) {
             return Ok(());
         }
         let f = self.finding_at_load(
@@ -476,12 +477,7 @@ impl Detector {
         let quarantined = (f.action == Action::Quarantine).then(|| self.quarantine_now(&f));
         self.deliver_now(f);
         match quarantined {
-            Some(e) => Err(Error::Quarantined {
-                key: tool.key.to_string(),
-                rule: e.rule,
-                since: e.since,
-                message: e.message,
-            }),
+            Some(e) => Err(e.refusal(&tool.key)),
             None => Ok(()),
         }
     }
@@ -521,7 +517,7 @@ impl Detector {
     fn quarantine_now(&self, f: &Finding) -> QuarantineEntry {
         let e = Self::entry_of(f);
         let mut c = self.inner.qcache.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(old) = c.map.get(&*f.key).or_else(|| c.local.get(&*f.key)) {
+        if let Some(old) = c.get(&f.key) {
             return old.clone();
         }
         c.local.insert(f.key.to_string(), e.clone());
@@ -556,9 +552,8 @@ impl Detector {
             subject,
             at: SystemTime::now(),
         };
-        if f.action == Action::Quarantine {
-            self.quarantine_now(&f);
-        }
+        let quarantined =
+            (f.action == Action::Quarantine).then(|| (f.key.clone(), self.quarantine_now(&f)));
         let ticket = self.inner.tickets.fetch_add(1, Ordering::AcqRel) + 1;
         if f.action != Action::Alert
             && let Some(c) = live.calls.get_mut(call)
@@ -568,7 +563,7 @@ impl Detector {
                     action: f.action,
                     rule: f.rule,
                     message: f.message.clone(),
-                    key: f.key.clone(),
+                    quarantined,
                 });
             }
             c.stop.cancel();
@@ -771,20 +766,11 @@ fn host_of(dest: &str) -> String {
         .to_string()
 }
 
-/// The observer half, which holds the detector weakly (the audit log outlives no runtime).
-struct DetectObserver {
-    inner: std::sync::Weak<Inner>,
-}
-
-impl Observer for DetectObserver {
+impl Observer for Detector {
     fn observe(&self, event: &Event<'_>) {
-        let Some(inner) = self.inner.upgrade() else {
-            return;
-        };
-        let d = Detector { inner };
         match event {
-            Event::HostCall(h) => d.on_host_call(h),
-            Event::Record(r) => d.on_record(r),
+            Event::HostCall(h) => self.on_host_call(h),
+            Event::Record(r) => self.on_record(r),
             Event::Written { .. } | Event::Failed => {}
         }
     }
@@ -802,7 +788,7 @@ fn deliver(inner: std::sync::Weak<Inner>, rx: Receiver<(u64, Finding)>) {
 }
 
 fn deliver_one(inner: &Inner, f: &Finding) {
-    let audit = lock(&inner.audit).as_ref().and_then(WeakAudit::upgrade);
+    let audit = inner.audit.upgrade();
     if let Some(a) = audit
         && let Err(e) = a.record_now(f.call.clone(), f.tool.clone(), f.body())
     {

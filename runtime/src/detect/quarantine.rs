@@ -48,6 +48,18 @@ pub struct Entry {
     pub message: String,
 }
 
+impl Entry {
+    /// The `error[quarantined]` a load or call of the tool `key` gets.
+    pub(crate) fn refusal(self, key: &str) -> crate::Error {
+        crate::Error::Quarantined {
+            key: key.to_owned(),
+            rule: self.rule,
+            since: self.since,
+            message: self.message,
+        }
+    }
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct State {
     v: u32,
