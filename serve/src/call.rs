@@ -98,11 +98,12 @@ fn input_of(
     served: &Served,
     arguments: Option<rmcp::model::JsonObject>,
 ) -> Result<Vec<u8>, String> {
-    let args = arguments.unwrap_or_default();
+    let mut args = arguments.unwrap_or_default();
     if served.is_command() {
-        return match args.get("stdin") {
-            None if args.is_empty() => Ok(Vec::new()),
-            Some(Value::String(s)) if args.len() == 1 => Ok(s.clone().into_bytes()),
+        // Moved out, not copied: stdin can be as big as a request body.
+        return match (args.len(), args.remove("stdin")) {
+            (0, _) => Ok(Vec::new()),
+            (1, Some(Value::String(s))) => Ok(s.into_bytes()),
             _ => Err("a command tool takes one argument, `stdin` (a string)".into()),
         };
     }

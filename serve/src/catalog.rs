@@ -15,6 +15,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use wasmgov_runtime::{LoadOptions, Runtime, Tool, WorldKind};
 
+use crate::error::ServeError;
 use crate::listing::{self, Listing};
 
 /// Most bytes read of a manifest or its signature.
@@ -133,7 +134,7 @@ impl Catalog {
     /// Scan `dir` and load what it holds. `previous` is the catalog being replaced: its packages
     /// whose files did not change are kept as loaded, and its version of a package whose new
     /// files are refused keeps being served. Blocking (verification and compilation); run it on
-    /// a blocking thread.
+    /// a blocking thread, or call [`Catalog::scan_async`].
     pub fn scan(
         runtime: &Runtime,
         dir: &Path,
@@ -145,54 +146,48 @@ impl Catalog {
         let old_by_stem: BTreeMap<&str, &Arc<Served>> = previous
             .map(|p| p.served.values().map(|s| (s.stem.as_str(), s)).collect())
             .unwrap_or_default();
-        let mut loaded: Vec<(Arc<Served>, bool)> = Vec::new();
+        let mut loaded: Vec<Arc<Served>> = Vec::new();
         for stem in stems {
             let old = old_by_stem.get(stem.as_str()).copied();
-            let refuse = |kind: &str, reason: String, hint: Option<String>| Refused {
+            let refuse = |(kind, reason, hint): Refusal| Refused {
                 stem: stem.clone(),
                 kind: kind.to_owned(),
                 reason,
                 hint,
                 kept: old.map(|o| o.name.clone()),
             };
-            let files = match read_package(dir, &stem) {
-                Ok(f) => f,
-                Err(r) => {
-                    refused.push(refuse(r.0, r.1, r.2));
-                    if let Some(o) = old {
-                        loaded.push((o.clone(), false));
-                    }
-                    continue;
-                }
-            };
-            if let Some(o) = old.filter(|o| o.fingerprint == files.fingerprint) {
-                // Unchanged files, but a release can expire while it is served.
-                if o.verified()
-                    .manifest
-                    .is_expired(std::time::SystemTime::now())
-                {
-                    refused.push(Refused {
-                        kept: None,
-                        ..refuse(
+            // What this package serves now, and why its files are refused.
+            let (serves, refusal) = match read_package(dir, &stem) {
+                Err(r) => (old.cloned(), Some(refuse(r))),
+                Ok(files) => match old.filter(|o| o.fingerprint == files.fingerprint) {
+                    // Unchanged files, but a release can expire while it is served.
+                    Some(o)
+                        if o.verified()
+                            .manifest
+                            .is_expired(std::time::SystemTime::now()) =>
+                    {
+                        let expired = refuse((
                             "manifest-expired",
                             format!("{} has expired", o.verified().manifest.tool_id()),
                             Some("get a current release from the publisher".into()),
+                        ));
+                        (
+                            None,
+                            Some(Refused {
+                                kept: None,
+                                ..expired
+                            }),
                         )
-                    });
-                } else {
-                    loaded.push((o.clone(), false));
-                }
-                continue;
-            }
-            match load(runtime, files, handle) {
-                Ok(s) => loaded.push((Arc::new(s), true)),
-                Err((kind, reason, hint)) => {
-                    refused.push(refuse(kind, reason, hint));
-                    if let Some(o) = old {
-                        loaded.push((o.clone(), false));
                     }
-                }
-            }
+                    Some(o) => (Some(o.clone()), None),
+                    None => match load(runtime, files, handle) {
+                        Ok(s) => (Some(Arc::new(s)), None),
+                        Err(r) => (old.cloned(), Some(refuse(r))),
+                    },
+                },
+            };
+            loaded.extend(serves);
+            refused.extend(refusal);
         }
         let served = name_them(loaded, &mut refused);
         refused.sort_by(|a, b| a.stem.cmp(&b.stem));
@@ -201,6 +196,27 @@ impl Catalog {
             refused,
             dir: dir.to_path_buf(),
         })
+    }
+
+    /// [`Catalog::scan`] on a blocking thread of the current tokio runtime; a directory that
+    /// cannot be read is [`ServeError::Dir`].
+    pub async fn scan_async(
+        runtime: &Runtime,
+        dir: &Path,
+        previous: Option<Arc<Catalog>>,
+    ) -> Result<Self, ServeError> {
+        let fail = |source| ServeError::Dir {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let (runtime, owned_dir) = (runtime.clone(), dir.to_path_buf());
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            Catalog::scan(&runtime, &owned_dir, previous.as_deref(), &handle)
+        })
+        .await
+        .map_err(|e| fail(std::io::Error::other(e.to_string())))?
+        .map_err(fail)
     }
 }
 
@@ -327,18 +343,18 @@ fn load(
 /// publishers ship one name, each is served as `NAME__PUBLISHER`. The same tool of the same
 /// publisher in two packages is served once, the higher sequence.
 fn name_them(
-    loaded: Vec<(Arc<Served>, bool)>,
+    loaded: Vec<Arc<Served>>,
     refused: &mut Vec<Refused>,
 ) -> BTreeMap<String, Arc<Served>> {
     let mut by_tool: BTreeMap<String, BTreeMap<String, Vec<Arc<Served>>>> = BTreeMap::new();
-    for (s, _) in loaded {
+    for s in loaded {
         let m = &s.verified().manifest.tool;
         by_tool
             .entry(m.name.to_string())
             .or_default()
             .entry(m.publisher.clone())
             .or_default()
-            .push(s.clone());
+            .push(s);
     }
     let mut served = BTreeMap::new();
     for (tool, publishers) in by_tool {

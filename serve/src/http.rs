@@ -173,7 +173,7 @@ impl HttpListener {
         });
         let app = axum::Router::new()
             .route_service("/mcp", mcp)
-            .route("/metrics", get(metrics).with_state(guard.clone()))
+            .route("/metrics", get(metrics))
             .route_layer(middleware::from_fn_with_state(guard.clone(), authenticate))
             .route("/healthz", get(|| async { "ok\n" }))
             .route("/readyz", get(readyz))

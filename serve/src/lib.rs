@@ -10,10 +10,7 @@
 //! ```no_run
 //! # async fn f(rt: wasmgov_runtime::Runtime) -> Result<(), Box<dyn std::error::Error>> {
 //! use wasmgov_serve::{Catalog, Server, ServerOptions};
-//! let dir = std::path::Path::new("tools");
-//! let handle = tokio::runtime::Handle::current();
-//! let rt2 = rt.clone();
-//! let catalog = tokio::task::spawn_blocking(move || Catalog::scan(&rt2, dir, None, &handle)).await??;
+//! let catalog = Catalog::scan_async(&rt, std::path::Path::new("tools"), None).await?;
 //! let server = Server::new(rt, catalog, ServerOptions::default());
 //! let shutdown = tokio_util::sync::CancellationToken::new();
 //! wasmgov_serve::stdio::serve_stdio(server, 4 << 20, shutdown).await?;

@@ -30,22 +30,7 @@ pub const RESCAN: Duration = Duration::from_secs(60);
 /// are new since the last scan are logged.
 pub async fn rescan(server: &Server, dir: &Path) -> Result<bool, ServeError> {
     let previous = server.catalog();
-    let runtime = server.runtime().clone();
-    let handle = tokio::runtime::Handle::current();
-    let owned_dir = dir.to_path_buf();
-    let prev = previous.clone();
-    let next = tokio::task::spawn_blocking(move || {
-        Catalog::scan(&runtime, &owned_dir, Some(&prev), &handle)
-    })
-    .await
-    .map_err(|e| ServeError::Dir {
-        path: dir.to_path_buf(),
-        source: std::io::Error::other(e.to_string()),
-    })?
-    .map_err(|source| ServeError::Dir {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    let next = Catalog::scan_async(server.runtime(), dir, Some(previous.clone())).await?;
     log_changes(&previous, &next);
     Ok(server.replace_catalog(next))
 }
@@ -85,44 +70,43 @@ pub fn log_refusal(r: &Refused) {
     }
 }
 
+/// The platform's file watcher on `dir`, else a poller; `None` when not even a poller can be
+/// made.
+fn watcher<H>(dir: &Path, handler: H) -> Option<Box<dyn Watcher + Send>>
+where
+    H: notify::EventHandler + Clone,
+{
+    match notify::recommended_watcher(handler.clone()) {
+        Ok(mut w) => match w.watch(dir, RecursiveMode::NonRecursive) {
+            Ok(()) => return Some(Box::new(w)),
+            Err(e) => tracing::warn!("cannot watch {}: {e}; polling instead", dir.display()),
+        },
+        Err(e) => tracing::warn!("no file watcher: {e}; polling {} instead", dir.display()),
+    }
+    let config = notify::Config::default().with_poll_interval(POLL);
+    match notify::PollWatcher::new(handler, config) {
+        Ok(mut w) => {
+            if let Err(e) = w.watch(dir, RecursiveMode::NonRecursive) {
+                tracing::error!("cannot poll {}: {e}; reload is off", dir.display());
+            }
+            Some(Box::new(w))
+        }
+        Err(e) => {
+            tracing::error!("cannot poll {}: {e}; reload is off", dir.display());
+            None
+        }
+    }
+}
+
 /// Watch `dir` and rescan on changes until `shutdown` is cancelled.
 pub async fn watch(server: Server, dir: PathBuf, shutdown: CancellationToken) {
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();
     let handler = move |_res: notify::Result<notify::Event>| {
         let _ = tx.send(());
     };
-    let watcher: Option<Box<dyn Watcher + Send>> =
-        match notify::recommended_watcher(handler.clone()) {
-            Ok(mut w) => match w.watch(&dir, RecursiveMode::NonRecursive) {
-                Ok(()) => Some(Box::new(w)),
-                Err(e) => {
-                    tracing::warn!("cannot watch {}: {e}; polling instead", dir.display());
-                    None
-                }
-            },
-            Err(e) => {
-                tracing::warn!("no file watcher: {e}; polling {} instead", dir.display());
-                None
-            }
-        };
-    let _watcher = match watcher {
-        Some(w) => w,
-        None => {
-            let config = notify::Config::default().with_poll_interval(POLL);
-            match notify::PollWatcher::new(handler, config) {
-                Ok(mut w) => {
-                    if let Err(e) = w.watch(&dir, RecursiveMode::NonRecursive) {
-                        tracing::error!("cannot poll {}: {e}; reload is off", dir.display());
-                    }
-                    Box::new(w) as Box<dyn Watcher + Send>
-                }
-                Err(e) => {
-                    tracing::error!("cannot poll {}: {e}; reload is off", dir.display());
-                    shutdown.cancelled().await;
-                    return;
-                }
-            }
-        }
+    let Some(_watcher) = watcher(&dir, handler) else {
+        shutdown.cancelled().await;
+        return;
     };
     let mut periodic = tokio::time::interval(RESCAN);
     periodic.tick().await;

@@ -33,6 +33,26 @@ pub(crate) fn log_path(explicit: Option<&Path>, state: Option<&Path>) -> anyhow:
     }
 }
 
+/// The records `a`'s flags select (`audit show` and `audit tail` take the same).
+pub(crate) fn filter_of(a: &AuditShowArgs) -> Filter {
+    Filter {
+        tool: a.tool.clone(),
+        call: a.call.clone(),
+        decision: a.decision.clone(),
+        kind: a.kind.clone(),
+    }
+}
+
+/// Open an audit log to read; failure is a usage error.
+pub(crate) fn open_log(path: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::File::open(path).map_err(|e| {
+        usage(
+            format!("cannot read audit log {}: {e}", path.display()),
+            None,
+        )
+    })
+}
+
 /// The audit sink of `wasmgov run`: `--audit FILE`, else `STATE/audit.jsonl`. A run without
 /// an audit log is refused: no call runs unaudited.
 pub(crate) fn open_for_run(a: &RunArgs, state: Option<&Path>) -> anyhow::Result<Audit> {
@@ -173,22 +193,7 @@ fn verify(a: AuditVerifyArgs) -> anyhow::Result<i32> {
 }
 
 fn show(a: AuditShowArgs) -> anyhow::Result<i32> {
-    let open = || {
-        std::fs::File::open(&a.file)
-            .map(std::io::BufReader::new)
-            .map_err(|e| {
-                usage(
-                    format!("cannot read audit log {}: {e}", a.file.display()),
-                    None,
-                )
-            })
-    };
-    let filter = Filter {
-        tool: a.tool.clone(),
-        call: a.call.clone(),
-        decision: a.decision.clone(),
-        kind: a.kind.clone(),
-    };
+    let filter = filter_of(&a);
     let unreadable = |e: String| usage(format!("{}: {e}", a.file.display()), None);
     // Streamed either way, so a log of any size goes through in constant memory. The table
     // reads the file twice: once for the column widths, once to print.
@@ -197,12 +202,7 @@ fn show(a: AuditShowArgs) -> anyhow::Result<i32> {
     if !a.json {
         // The first pass prints nothing, so a bar on a terminal's stderr is safe here.
         let bar = crate::progress::for_file(&a.file, "reading");
-        let log = std::fs::File::open(&a.file).map_err(|e| {
-            usage(
-                format!("cannot read audit log {}: {e}", a.file.display()),
-                None,
-            )
-        })?;
+        let log = open_log(&a.file)?;
         let measured = show::for_each(
             std::io::BufReader::new(bar.wrap_read(log)),
             &filter,
@@ -223,7 +223,7 @@ fn show(a: AuditShowArgs) -> anyhow::Result<i32> {
             String::new()
         })
     };
-    let log = open()?;
+    let log = std::io::BufReader::new(open_log(&a.file)?);
     let read = if a.json {
         show::for_each(log, &filter, |line, _| emit(&format!("{line}\n")))
     } else {

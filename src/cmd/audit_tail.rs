@@ -28,20 +28,9 @@ const MAX_LINE: usize = 16 * 1024 * 1024;
 /// Run `wasmgov audit tail`.
 pub fn run(a: AuditTailArgs) -> anyhow::Result<i32> {
     let path = a.show.file.clone();
-    let filter = Filter {
-        tool: a.show.tool.clone(),
-        call: a.show.call.clone(),
-        decision: a.show.decision.clone(),
-        kind: a.show.kind.clone(),
-    };
+    let filter = super::audit::filter_of(&a.show);
     let unreadable = |e: String| usage(format!("{}: {e}", path.display()), None);
-    let file = File::open(&path).map_err(|e| {
-        usage(
-            format!("cannot read audit log {}: {e}", path.display()),
-            None,
-        )
-    })?;
-    let mut reader = BufReader::new(file);
+    let mut reader = BufReader::new(super::audit::open_log(&path)?);
     // The last N matching records, streamed (a log of any size, in N records of memory).
     let keep = a.lines as usize;
     let mut last: VecDeque<(String, Value)> = VecDeque::with_capacity(keep.min(4096));

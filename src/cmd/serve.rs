@@ -1,7 +1,6 @@
 //! `wasmgov serve`: the signed tool packages of a directory as an MCP server.
 
 use std::io::Write;
-use std::path::Path;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -114,22 +113,6 @@ fn init_logging() {
     crate::logging::init("warn,rmcp=off,wasmgov_serve=info", true);
 }
 
-async fn scan(rt: &wasmgov::Runtime, dir: &Path) -> anyhow::Result<Catalog> {
-    let rt = rt.clone();
-    let dir = dir.to_path_buf();
-    let handle = tokio::runtime::Handle::current();
-    let shown = dir.clone();
-    tokio::task::spawn_blocking(move || Catalog::scan(&rt, &dir, None, &handle))
-        .await?
-        .map_err(|source| {
-            Failed(ServeError::Dir {
-                path: shown,
-                source,
-            })
-            .into()
-        })
-}
-
 /// `--check`: what would be served, and why not.
 /// Package files are a publisher's bytes: their words are shown, never interpreted by the
 /// terminal.
@@ -175,7 +158,9 @@ async fn serve(
     max_body: usize,
     metrics: std::sync::Arc<wasmgov::metrics::Metrics>,
 ) -> anyhow::Result<i32> {
-    let catalog = scan(&rt, &a.tools).await?;
+    let catalog = Catalog::scan_async(&rt, &a.tools, None)
+        .await
+        .map_err(Failed)?;
     if a.check {
         return Ok(print_check(&catalog));
     }

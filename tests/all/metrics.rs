@@ -5,9 +5,20 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use serde_json::json;
+use wasmgov::Runtime;
 use wasmgov::metrics::Metrics;
+use wasmgov_serve::Catalog;
 
 use crate::serve::{Fixture, Pkg};
+
+/// The fixture's runtime with metrics observing its audit log, and its catalog.
+async fn metered(f: &Fixture) -> (Runtime, Arc<Metrics>, Catalog) {
+    let rt = f.runtime();
+    let metrics = Arc::new(Metrics::new());
+    rt.audit().expect("audited").observe(metrics.clone());
+    let catalog = f.catalog(&rt, None).await;
+    (rt, metrics, catalog)
+}
 
 /// The value of the sample `name{labels}` in `text`.
 fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
@@ -50,10 +61,7 @@ async fn metrics_count_calls_denials_limits_and_audit_writes_and_promtool_accept
     f.package("text-stats", "text-stats", Pkg::default());
     f.package("hostile-loop", "hostile-loop", Pkg::default());
     f.package("fetch-url", "fetch-url", Pkg::default());
-    let rt = f.runtime();
-    let metrics = Arc::new(Metrics::new());
-    rt.audit().expect("audited").observe(metrics.clone());
-    let catalog = f.catalog(&rt, None).await;
+    let (_rt, metrics, catalog) = metered(&f).await;
     let run = |name: &str, input: serde_json::Value| {
         let tool = catalog.get(name).expect("served").tool.clone();
         async move {
@@ -127,26 +135,23 @@ async fn metrics_count_calls_denials_limits_and_audit_writes_and_promtool_accept
 
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_are_served_behind_the_token() {
-    use crate::serve::http::{exchange, stateless};
+    use crate::serve::http::{exchange, listen, loopback, stateless};
     let f = Fixture::new("");
     f.package("text-stats", "text-stats", Pkg::default());
-    let rt = f.runtime();
-    let metrics = Arc::new(Metrics::new());
-    rt.audit().expect("audited").observe(metrics.clone());
-    let catalog = f.catalog(&rt, None).await;
+    let (rt, metrics, catalog) = metered(&f).await;
     let server = wasmgov_serve::Server::new(rt, catalog, Default::default());
     let (token, line) = wasmgov_serve::auth::new_token(&"ops".parse().unwrap()).unwrap();
-    let l = wasmgov_serve::HttpListener::bind(wasmgov_serve::HttpOptions {
-        addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        tokens: Some(wasmgov_serve::Tokens::parse(&line).unwrap()),
-        metrics: Some(metrics),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let addr = l.local_addr();
-    let stop = tokio_util::sync::CancellationToken::new();
-    let done = tokio::spawn(l.run(server, stop.clone()));
+    let running = listen(
+        server,
+        wasmgov_serve::HttpOptions {
+            addr: loopback(),
+            tokens: Some(wasmgov_serve::Tokens::parse(&line).unwrap()),
+            metrics: Some(metrics),
+            ..Default::default()
+        },
+    )
+    .await;
+    let addr = running.addr;
     let (h, b) = stateless(
         addr,
         "tools/call",
@@ -166,6 +171,5 @@ async fn metrics_are_served_behind_the_token() {
     assert_eq!(status, 200, "{text}");
     let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
     assert!(body.contains("wasmgov_calls_total"), "{text}");
-    stop.cancel();
-    done.await.unwrap().unwrap();
+    running.stop().await;
 }

@@ -113,6 +113,18 @@ impl Fixture {
         std::fs::write(self.tools.join(format!("{stem}.toml.sig")), sig).expect("sig");
     }
 
+    /// Package `sleepy`: a tool that sleeps in a host call until its `timeout` (`"10s"`) ends it.
+    pub fn sleepy(&self, timeout: &str) {
+        self.package(
+            "sleepy",
+            "hostile-sleep",
+            Pkg {
+                extra: &format!("\n[limits]\ntimeout = \"{timeout}\"\n"),
+                ..Pkg::default()
+            },
+        );
+    }
+
     /// A runtime under this fixture's trust and policy, auditing to `self.audit`.
     pub fn runtime(&self) -> Runtime {
         let policy = wasmgov::policy::Policy::load(&self.policy).expect("policy");
@@ -258,7 +270,7 @@ impl Pipe {
         }
         loop {
             let m = self.recv().await;
-            if m.get("id") == Some(&json!(id)) && m.get("method").is_none() {
+            if is_it(&m) {
                 return m;
             }
             self.other.push(m);

@@ -17,11 +17,13 @@ import http.client
 import json
 import logging
 import os
+import queue
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 import traceback
@@ -205,6 +207,20 @@ def records_of(path: Path, call: str) -> list[dict]:
     return [r for r in audit_records(path) if r.get("call") == call]
 
 
+def ends_of(path: Path, start: dict | None) -> list[dict]:
+    """The end records of the call `start` began (none without a start)."""
+    return [x for x in records_of(path, start["call"]) if x.get("kind") == "end"] if start else []
+
+
+def meta_2026(client: str | None = None) -> dict:
+    """The `_meta` of a 2026-07-28 request (no session), with clientInfo `client`/0 if given."""
+    meta: dict = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                  "io.modelcontextprotocol/clientCapabilities": {}}
+    if client:
+        meta["io.modelcontextprotocol/clientInfo"] = {"name": client, "version": "0"}
+    return meta
+
+
 def wait_for(pred, timeout: float, step: float = 0.1):
     deadline = time.monotonic() + timeout
     while True:
@@ -371,9 +387,7 @@ async def era_checks(tag: str, server: Server, mode: str, token: str | None = No
 
         def cancelled_end():
             s = last_start(server.audit, "hostile-sleep")
-            if not s:
-                return None
-            ends = [x for x in records_of(server.audit, s["call"]) if x.get("kind") == "end"]
+            ends = ends_of(server.audit, s)
             return (s, ends[0]) if ends else None
 
         got = await anyio.to_thread.run_sync(lambda: wait_for(cancelled_end, 3.0))
@@ -406,12 +420,20 @@ async def era_checks(tag: str, server: Server, mode: str, token: str | None = No
 # raw stdio: nothing but protocol on stdout, and EOF ends the server
 
 
+def spawn_stdio(s: Server) -> tuple[subprocess.Popen, queue.Queue]:
+    """Start `s` on pipes (killed at exit if still running); its stdout lines arrive in the queue."""
+    proc = subprocess.Popen([ARGS.bin, *s.args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=open(s.log, "w"), text=True)
+    RUNNING_PROCS.append(proc)
+    q: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [q.put(ln) for ln in proc.stdout] and None, daemon=True).start()
+    return proc, q
+
+
 def stdio_raw_checks() -> None:
     tag = "stdio raw"
     s = Server("stdio-raw")
-    meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {},
-            "io.modelcontextprotocol/clientInfo": {"name": "raw-stdio", "version": "0"}}
+    meta = meta_2026("raw-stdio")
     msgs = [
         {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": meta}},
         {"jsonrpc": "2.0", "id": "req-two", "method": "tools/call",
@@ -419,13 +441,7 @@ def stdio_raw_checks() -> None:
         {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
          "params": {"name": "hostile-trap", "arguments": {}, "_meta": meta}},
     ]
-    import queue
-    import threading
-    proc = subprocess.Popen([ARGS.bin, *s.args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=open(s.log, "w"), text=True)
-    RUNNING_PROCS.append(proc)
-    q: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: [q.put(ln) for ln in proc.stdout] and None, daemon=True).start()
+    proc, q = spawn_stdio(s)
     assert proc.stdin
     for m in msgs:
         proc.stdin.write(json.dumps(m) + "\n")
@@ -487,13 +503,7 @@ def stdio_raw_checks() -> None:
 
 def stdio_exchange(s: Server, lines: list[str], want_ids: set, timeout: float) -> tuple[list[dict], int | None]:
     """Write `lines` to a fresh stdio server, read answers until `want_ids` or `timeout`, close stdin."""
-    import queue
-    import threading
-    proc = subprocess.Popen([ARGS.bin, *s.args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=open(s.log, "w"), text=True)
-    RUNNING_PROCS.append(proc)
-    q: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: [q.put(ln) for ln in proc.stdout] and None, daemon=True).start()
+    proc, q = spawn_stdio(s)
     assert proc.stdin
     for ln in lines:
         proc.stdin.write(ln + "\n")
@@ -520,8 +530,7 @@ def stdio_exchange(s: Server, lines: list[str], want_ids: set, timeout: float) -
 def stdio_limit_checks() -> None:
     tag = "stdio max-body"
     s = Server("stdio-maxbody", extra=["--max-body", "64KiB"])
-    meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {}}
+    meta = meta_2026()
     big = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                       "params": {"name": "text-stats", "arguments": {"text": "x " * 60_000}, "_meta": meta}})
     small = json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
@@ -589,9 +598,7 @@ def read_sse_result(resp: http.client.HTTPResponse) -> bytes:
 
 
 def list_body(pad: int = 0) -> bytes:
-    meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {},
-            "io.modelcontextprotocol/clientInfo": {"name": "raw-http", "version": "0"}}
+    meta = meta_2026("raw-http")
     if pad:
         meta["pad"] = "x" * pad
     return json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list",
@@ -787,13 +794,9 @@ async def reload_checks(token: str, tokens: Path) -> None:
                   and (r.structured_content or {}).get("words") == 2, short(text_of(r)))
         await anyio.sleep(0.5)
         check(f"{tag}: a legacy stdio session got notifications/tools/list_changed",
-              any(isinstance(getattr(m, "root", m), mt.ToolListChangedNotification) or
-                  "list_changed" in repr(m) for m in notes),
-              f"got {short(notes)}", advisory=True)
+              _list_changed_in(notes), f"got {short(notes)}", advisory=True)
         check(f"{tag}: a legacy HTTP session got notifications/tools/list_changed",
-              any(isinstance(getattr(m, "root", m), mt.ToolListChangedNotification) or
-                  "list_changed" in repr(m) for m in http_notes),
-              f"got {short(http_notes)}", advisory=True)
+              _list_changed_in(http_notes), f"got {short(http_notes)}", advisory=True)
         stdio_tools = {t.name for t in (await sc.list_tools()).tools}
         check(f"{tag}: the stdio server lists the added package too", "extra-stats" in stdio_tools,
               f"got {sorted(stdio_tools)}")
@@ -883,6 +886,11 @@ async def reload_checks(token: str, tokens: Path) -> None:
     got = await await_for(lambda: _lacks(s, token, "extra-stats"), 5.0)
     check(f"{tag}: a package removed from DIR is no longer listed within 5 s", bool(got), advisory=True)
     s.stop()
+
+
+def _list_changed_in(messages: list[Any]) -> bool:
+    return any(isinstance(getattr(m, "root", m), mt.ToolListChangedNotification) or
+               "list_changed" in repr(m) for m in messages)
 
 
 async def _true(v: Any) -> bool:
@@ -1121,7 +1129,7 @@ async def shutdown_check(token: str, tokens: Path) -> None:
     check("shutdown: SIGTERM with a call in flight exits within 5 s (--drain-timeout 2s)", rc is not None and dt < 5.0,
           f"exit {rc} after {dt:.1f} s", advisory=True)
     st = last_start(s.audit, "hostile-sleep")
-    ends = [x for x in records_of(s.audit, st["call"]) if x.get("kind") == "end"] if st else []
+    ends = ends_of(s.audit, st)
     check("shutdown: the in-flight call has an end record", bool(ends),
           f"start {short(st)}", advisory=True)
     if ends:
@@ -1132,8 +1140,7 @@ async def shutdown_check(token: str, tokens: Path) -> None:
 
 def stdio_shutdown_check() -> None:
     s = Server("shutdown-stdio", extra=["--drain-timeout", "1s"])
-    meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {}}
+    meta = meta_2026()
     proc = subprocess.Popen([ARGS.bin, *s.args], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             stderr=open(s.log, "w"), text=True)
     RUNNING_PROCS.append(proc)
@@ -1153,7 +1160,7 @@ def stdio_shutdown_check() -> None:
     check("shutdown: a stdio server with a call in flight exits within 5 s of SIGTERM (--drain-timeout 1s)",
           rc is not None and dt < 5.0, f"exit {rc} after {dt:.1f} s", advisory=True)
     st = last_start(s.audit, "hostile-sleep")
-    ends = [x for x in records_of(s.audit, st["call"]) if x.get("kind") == "end"] if st else []
+    ends = ends_of(s.audit, st)
     check("shutdown: the stdio call in flight has an end record", bool(ends), f"start {short(st)}",
           advisory=True)
 

@@ -62,14 +62,7 @@ async fn failures_are_tool_results_in_the_clis_words_never_protocol_errors() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cancelled_call_stops_the_guest_and_the_audit_says_where_it_came_from() {
     let f = Fixture::new("");
-    f.package(
-        "sleepy",
-        "hostile-sleep",
-        Pkg {
-            extra: "\n[limits]\ntimeout = \"60s\"\n",
-            ..Pkg::default()
-        },
-    );
+    f.sleepy("60s");
     let mut p = Pipe::session(server(&f, ServerOptions::default()).await, "2025-11-25").await;
     let id = p
         .start("tools/call", json!({"name": "sleepy", "arguments": {}}))
@@ -99,14 +92,7 @@ async fn a_cancelled_call_stops_the_guest_and_the_audit_says_where_it_came_from(
 #[tokio::test(flavor = "multi_thread")]
 async fn more_calls_than_slots_and_queue_are_answered_busy_at_once() {
     let f = Fixture::new("");
-    f.package(
-        "sleepy",
-        "hostile-sleep",
-        Pkg {
-            extra: "\n[limits]\ntimeout = \"10s\"\n",
-            ..Pkg::default()
-        },
-    );
+    f.sleepy("10s");
     f.package("text-stats", "text-stats", Pkg::default());
     let s = server(
         &f,

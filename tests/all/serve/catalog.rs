@@ -244,14 +244,7 @@ async fn reload_serves_new_versions_keeps_the_last_good_one_and_tells_session_cl
         )
     };
     release("v1", 1);
-    f.package(
-        "sleepy",
-        "hostile-sleep",
-        Pkg {
-            extra: "\n[limits]\ntimeout = \"1s\"\n",
-            ..Pkg::default()
-        },
-    );
+    f.sleepy("1s");
     let s = server(&f, ServerOptions::default()).await;
     let mut p = Pipe::session(s.clone(), "2025-11-25").await;
     assert_eq!(p.tools().await["counter"]["description"], "v1");

@@ -30,11 +30,14 @@ fn serve_args(f: &Fixture) -> Vec<String> {
 fn check_prints_what_would_be_served_and_why_not() {
     let f = Fixture::new("");
     f.package("text-stats", "text-stats", Pkg::default());
-    let out = wasmgov()
-        .args(serve_args(&f))
-        .arg("--check")
-        .output()
-        .unwrap();
+    let check = || {
+        wasmgov()
+            .args(serve_args(&f))
+            .arg("--check")
+            .output()
+            .unwrap()
+    };
+    let out = check();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("serve   text-stats"), "{text}");
@@ -42,11 +45,7 @@ fn check_prints_what_would_be_served_and_why_not() {
 
     f.package("unsigned", "unit-calc", Pkg::default());
     std::fs::remove_file(f.tools.join("unsigned.toml.sig")).unwrap();
-    let out = wasmgov()
-        .args(serve_args(&f))
-        .arg("--check")
-        .output()
-        .unwrap();
+    let out = check();
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -130,14 +129,7 @@ fn token_add_keeps_only_the_hash_in_a_private_file() {
 #[test]
 fn sigterm_lets_calls_in_flight_finish_then_exits() {
     let f = Fixture::new("");
-    f.package(
-        "sleepy",
-        "hostile-sleep",
-        Pkg {
-            extra: "\n[limits]\ntimeout = \"2s\"\n",
-            ..Pkg::default()
-        },
-    );
+    f.sleepy("2s");
     let bin = assert_cmd::cargo::cargo_bin("wasmgov");
     let mut child = Command::new(bin)
         .args(serve_args(&f))

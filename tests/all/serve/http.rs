@@ -72,13 +72,23 @@ pub fn message(text: &str) -> Value {
         .unwrap_or_else(|| panic!("no JSON-RPC message in {text}"))
 }
 
-struct Running {
-    addr: SocketAddr,
+/// A server listening in a task of this test.
+pub struct Running {
+    pub addr: SocketAddr,
     shutdown: CancellationToken,
     done: tokio::task::JoinHandle<Result<(), ServeError>>,
 }
 
-async fn listen(s: Server, options: HttpOptions) -> Running {
+impl Running {
+    /// Shut the listener down; it must end cleanly.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.done.await.unwrap().unwrap();
+    }
+}
+
+/// Bind `options` and serve `s` on it.
+pub async fn listen(s: Server, options: HttpOptions) -> Running {
     let l = HttpListener::bind(options).await.expect("bind");
     let addr = l.local_addr();
     let shutdown = CancellationToken::new();
@@ -90,7 +100,8 @@ async fn listen(s: Server, options: HttpOptions) -> Running {
     }
 }
 
-fn loopback() -> SocketAddr {
+/// 127.0.0.1 on a free port.
+pub fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
@@ -225,15 +236,11 @@ async fn only_requests_with_an_allowed_host_origin_and_token_and_a_small_body_ge
         error_text(&message(&text)["result"]).starts_with("error[draining]"),
         "{text}"
     );
-    r.shutdown.cancel();
-    r.done.await.unwrap().unwrap();
+    r.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_non_loopback_address_needs_tokens() {
-    let f = Fixture::new("");
-    let s = server(&f, ServerOptions::default()).await;
-    let _ = s;
     let e = HttpListener::bind(HttpOptions {
         addr: SocketAddr::from(([0, 0, 0, 0], 0)),
         ..HttpOptions::default()
@@ -299,25 +306,22 @@ async fn callers_list_and_call_only_the_tools_the_policy_names_for_them() {
         names(message(&exchange(r.addr, &h, &b).await.1)),
         ["unit-calc"]
     );
+    let call = |token: &str| {
+        stateless(
+            r.addr,
+            "tools/call",
+            Some("text-stats"),
+            json!({"name": "text-stats", "arguments": {"text": "x"}}),
+            &format!("\r\nAuthorization: Bearer {token}"),
+        )
+    };
     // eve calling text-stats: as unknown to her as a tool that does not exist; nothing ran.
-    let (h, b) = stateless(
-        r.addr,
-        "tools/call",
-        Some("text-stats"),
-        json!({"name": "text-stats", "arguments": {"text": "x"}}),
-        &format!("\r\nAuthorization: Bearer {eve}"),
-    );
+    let (h, b) = call(&eve);
     let m = message(&exchange(r.addr, &h, &b).await.1);
     assert_eq!(m["error"]["code"], -32602, "{m}");
     assert!(!f.records().iter().any(|r| r["action"] == "call"));
     // ci-bot's call is audited with its subject and the transport.
-    let (h, b) = stateless(
-        r.addr,
-        "tools/call",
-        Some("text-stats"),
-        json!({"name": "text-stats", "arguments": {"text": "x"}}),
-        &format!("\r\nAuthorization: Bearer {bot}"),
-    );
+    let (h, b) = call(&bot);
     let m = message(&exchange(r.addr, &h, &b).await.1);
     assert_eq!(m["result"]["isError"], false, "{m}");
     let start = f
@@ -331,8 +335,7 @@ async fn callers_list_and_call_only_the_tools_the_policy_names_for_them() {
     assert_eq!(start["context"]["protocol"], "2026-07-28");
     assert_eq!(start["context"]["client"], "raw-http/0.0.1");
     assert_eq!(start["context"]["mcp-request"], "7");
-    r.shutdown.cancel();
-    r.done.await.unwrap().unwrap();
+    r.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -403,8 +406,7 @@ async fn a_thousand_concurrent_calls_are_all_answered_and_audited_once() {
         .filter(|r| r["kind"] == "end" && starts.contains(r["call"].as_str().unwrap()))
         .count();
     assert_eq!((starts.len(), ends), (1000, 1000));
-    r.shutdown.cancel();
-    r.done.await.unwrap().unwrap();
+    r.stop().await;
 }
 
 /// Raise the soft open-files limit to at least `n` (up to the hard limit): each call here holds a
