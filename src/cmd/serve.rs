@@ -118,6 +118,9 @@ fn init_logging() {
 /// terminal.
 fn print_check(catalog: &Catalog) -> i32 {
     use wasmgov::audit::show::printable as p;
+    // A refusal names files and manifest text a publisher wrote: no control character of theirs
+    // reaches the terminal, only the message's own line breaks.
+    let lines = |s: &str| s.lines().map(p).collect::<Vec<_>>().join("\n");
     let mut out = std::io::stdout().lock();
     for (name, s) in catalog.served() {
         let m = &s.verified().manifest.tool;
@@ -136,10 +139,12 @@ fn print_check(catalog: &Catalog) -> i32 {
         let _ = writeln!(
             out,
             "refuse  {:<28} error[{}]: {}",
-            r.stem, r.kind, r.reason
+            p(&r.stem),
+            r.kind,
+            lines(&r.reason)
         );
         if let Some(h) = &r.hint {
-            let _ = writeln!(out, "        {:<28} hint: {h}", "");
+            let _ = writeln!(out, "        {:<28} hint: {}", "", lines(h));
         }
     }
     let _ = writeln!(

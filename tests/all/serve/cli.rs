@@ -52,6 +52,15 @@ fn check_prints_what_would_be_served_and_why_not() {
         text.contains("refuse  unsigned") && text.contains("error[unsigned]"),
         "{text}"
     );
+
+    // A package's file name is the publisher's text: its control characters are shown
+    // escaped, never sent to the terminal.
+    f.package("evil\u{1b}[2J", "unit-calc", Pkg::default());
+    std::fs::remove_file(f.tools.join("evil\u{1b}[2J.toml.sig")).unwrap();
+    let out = check();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+    assert!(text.contains("refuse  evil\\u{1b}[2J"), "{text}");
 }
 
 #[test]
