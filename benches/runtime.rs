@@ -94,6 +94,11 @@ fn wasmgov_runtime() -> wasmgov::Runtime {
 /// wasmgov as a server runs it; with `audit`, every call is written to that JSON Lines file
 /// (and fsync'd at the end of each call when the flag says so).
 fn wasmgov_runtime_with(audit: Option<(&Path, bool)>) -> wasmgov::Runtime {
+    wasmgov_runtime_detecting(audit, true)
+}
+
+/// [`wasmgov_runtime_with`], with detection on or off (it runs whenever there is an audit log).
+fn wasmgov_runtime_detecting(audit: Option<(&Path, bool)>, detect: bool) -> wasmgov::Runtime {
     let policy = wasmgov::policy::Policy::parse(
         b"[limits]\nfuel = 100_000_000_000\nmemory = \"256 MiB\"\ntimeout = \"60s\"\noutput = \"4 MiB\"\nhost-calls = 1_000_000\n",
     )
@@ -108,7 +113,12 @@ fn wasmgov_runtime_with(audit: Option<(&Path, bool)>) -> wasmgov::Runtime {
         };
         b = b.audit(wasmgov::audit::Audit::open(path, options).expect("audit log"));
     }
-    b.build().expect("runtime")
+    b.detection(wasmgov::detect::DetectOptions {
+        off: !detect,
+        ..Default::default()
+    })
+    .build()
+    .expect("runtime")
 }
 
 fn limits() -> wasmgov::Limits {
@@ -133,6 +143,9 @@ fn cold_call(c: &mut Criterion) {
     let audit_dir = tempfile::tempdir().expect("tempdir");
     let audited = wasmgov_runtime_with(Some((&audit_dir.path().join("a.jsonl"), false)));
     let audited_tool = audited.load_component(&bytes, limits()).expect("load");
+    let undetected =
+        wasmgov_runtime_detecting(Some((&audit_dir.path().join("n.jsonl"), false)), false);
+    let undetected_tool = undetected.load_component(&bytes, limits()).expect("load");
     let synced = wasmgov_runtime_with(Some((&audit_dir.path().join("s.jsonl"), true)));
     let synced_tool = synced.load_component(&bytes, limits()).expect("load");
     let mut g = c.benchmark_group("cold_call");
@@ -144,6 +157,13 @@ fn cold_call(c: &mut Criterion) {
     });
     g.bench_function("wasmgov_audit_to_file", |b| {
         b.iter(|| rt.block_on(audited_tool.call(TRIVIAL_INPUT)).expect("call"))
+    });
+    // What detection adds to the audited call (it is on in `wasmgov_audit_to_file`).
+    g.bench_function("wasmgov_audit_to_file_detection_off", |b| {
+        b.iter(|| {
+            rt.block_on(undetected_tool.call(TRIVIAL_INPUT))
+                .expect("call")
+        })
     });
     g.bench_function("wasmgov_audit_to_file_fsync_each_call", |b| {
         b.iter(|| rt.block_on(synced_tool.call(TRIVIAL_INPUT)).expect("call"))

@@ -147,6 +147,7 @@ impl RuntimeBuilder {
         };
         let policy = self.policy.unwrap_or_else(Policy::builtin);
         let detector = match &self.audit {
+            Some(_) if self.detect.off => None,
             Some(a) => Some(Detector::new(
                 policy.detect.clone(),
                 self.state_dir.as_deref(),

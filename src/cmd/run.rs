@@ -51,6 +51,7 @@ fn call(
         .audit(audit)
         .detection(wasmgov::detect::DetectOptions {
             findings_file: a.findings.clone(),
+            off: false,
         });
     // Findings the runtime's detection logs go to stderr.
     crate::logging::init("off,wasmgov::detect=warn", false);

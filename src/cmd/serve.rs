@@ -91,6 +91,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
         .audit(audit)
         .detection(wasmgov::detect::DetectOptions {
             findings_file: a.findings.clone(),
+            off: false,
         })
         .build()?;
     init_logging();

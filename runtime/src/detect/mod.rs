@@ -79,6 +79,10 @@ impl Finding {
 pub struct DetectOptions {
     /// Append each finding as an OCSF Detection Finding JSON line to this file (created 0600).
     pub findings_file: Option<PathBuf>,
+    /// Run without detection at all (no rule, no quarantine check): for an embedder that
+    /// watches the audit log itself, and for measuring what detection costs. The CLI never
+    /// sets it.
+    pub off: bool,
 }
 
 /// The tool a load or call belongs to, as detection keys it.
@@ -588,7 +592,6 @@ impl Detector {
         let Some(c) = live.calls.get_mut(h.call) else {
             return;
         };
-        let tool = c.tool.clone();
         if let Some(names) = h.arg("secrets")
             && c.secret_seqs.len() < MAX_SECRET_SEQS
         {
@@ -598,9 +601,13 @@ impl Detector {
             // Already being stopped: what it does until the guest is gone adds nothing.
             return;
         }
-        if let Some(path) = h.arg("sensitive")
-            && !h.denied()
-        {
+        // Most host calls are allowed and not under a sensitive bind: they end here.
+        let sensitive = h.arg("sensitive").filter(|_| !h.denied());
+        if sensitive.is_none() && !h.denied() {
+            return;
+        }
+        let tool = c.tool.clone();
+        if let Some(path) = sensitive {
             let rule = p.rule(RuleId::SensitiveRead);
             if rule.watches(&tool.name) && self.inner.baseline.first_read(&tool.key, path) {
                 let first = !c.sensitive_fired;
