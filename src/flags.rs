@@ -48,6 +48,49 @@ pub enum Command {
     /// Tools a detection rule quarantined: list them, or release one after review.
     #[command(subcommand)]
     Quarantine(QuarantineCommand),
+    /// Assess packages before trusting them: what each could reach if hostile, what it is
+    /// granted but cannot or does not use, signing and manifest hygiene, known advisories.
+    /// Runs nothing.
+    Assess(AssessArgs),
+}
+
+/// Output formats of `wasmgov assess`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AssessFormat {
+    /// For people.
+    Text,
+    /// One JSON object.
+    Json,
+    /// SARIF 2.1.0, for code-scanning UIs.
+    Sarif,
+}
+
+/// `wasmgov assess`.
+#[derive(Debug, Args)]
+pub struct AssessArgs {
+    /// Packages: a component (STEM.wasm, its STEM.toml and STEM.toml.sig beside it), a manifest
+    /// (STEM.toml), or a directory of packages.
+    #[arg(required = true, value_name = "PACKAGE")]
+    pub packages: Vec<PathBuf>,
+    #[command(flatten)]
+    pub trust: TrustFlags,
+    /// `--dir` binds as they would be given to `run` (for manifests whose [[fs]] the policy
+    /// does not provision); without one such a package is assessed as refused, as `run` would.
+    #[arg(long = "dir", value_name = "GUEST=HOST[:read]")]
+    pub dirs: Vec<wasmgov::grant::CliBind>,
+    /// An audit log of calls: also report granted capabilities the recorded calls never used.
+    #[arg(long, value_name = "LOG")]
+    pub audit: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = AssessFormat::Text)]
+    pub format: AssessFormat,
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Exit 1 when a finding at or above this severity exists (info, low, medium, high,
+    /// critical). Without it, the exit code does not depend on the findings.
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<wasmgov_assess::Severity>,
 }
 
 /// `wasmgov quarantine ...`.

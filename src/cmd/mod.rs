@@ -1,5 +1,6 @@
 //! One module per subcommand; each returns the process exit code.
 
+mod assess;
 mod audit;
 mod audit_report;
 mod audit_tail;
@@ -36,6 +37,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve(a) => serve::run(*a),
         Command::Token(c) => token::run(c),
         Command::Quarantine(c) => quarantine::run(c),
+        Command::Assess(a) => assess::run(a),
         Command::Manifest(ManifestCommand::Schema) => {
             println!("{}", wasmgov::manifest::Manifest::json_schema());
             Ok(0)

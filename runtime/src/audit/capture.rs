@@ -313,7 +313,7 @@ impl Open {
         let outcome = self.outcome.unwrap_or(Cow::Borrowed("cancelled"));
         let refused = self.site.refused;
         let decision = self.decision.unwrap_or_else(|| {
-            if refused.is_some() || DENIALS.contains(&&*outcome) {
+            if refused.is_some() || (!self.site.reports && DENIALS.contains(&&*outcome)) {
                 Decision::Deny
             } else {
                 Decision::Allow

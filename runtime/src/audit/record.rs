@@ -179,6 +179,9 @@ pub(crate) struct Site {
     json: Box<[u8]>,
     /// Why the host refuses every call of this function, whatever the grant.
     pub(crate) refused: Option<&'static str>,
+    /// It only hands the tool an outcome an earlier call decided (a refused request's
+    /// `future-incoming-response.get`): its error is not a second refusal.
+    pub(crate) reports: bool,
     /// The interface, for observers.
     pub(crate) iface: Box<str>,
     /// The function, for observers.
@@ -197,9 +200,11 @@ impl Site {
             .iter()
             .find(|(i, f, _)| *i == iface && *f == func)
             .map(|(_, _, why)| *why);
+        let reports = iface == "wasi:http/types" && func == "[method]future-incoming-response.get";
         Self {
             json: json.into(),
             refused,
+            reports,
             iface: iface.into(),
             func: func.into(),
         }

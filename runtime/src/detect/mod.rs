@@ -663,10 +663,7 @@ impl Detector {
             }
         }
         let rule = p.rule(RuleId::DenyBurst);
-        // `wasi:http/types` answering a refused request's future says the refusal again, without
-        // a reason of its own: one request is one denial.
-        let echo = h.iface == "wasi:http/types" && h.reason.is_none();
-        if rule.watches(&tool.name) && !echo {
+        if rule.watches(&tool.name) {
             if live.denies.len() >= MAX_WINDOWS {
                 live.denies.clear();
             }
