@@ -52,6 +52,27 @@ pub enum Command {
     /// granted but cannot or does not use, signing and manifest hygiene, known advisories.
     /// Runs nothing.
     Assess(AssessArgs),
+    /// From an audit log of a tool's calls (ideally run with --observe): the smallest manifest
+    /// grant and policy additions that cover what the calls used and were refused, as a diff
+    /// for a human to review. Grants nothing.
+    Suggest(SuggestArgs),
+}
+
+/// `wasmgov suggest`.
+#[derive(Debug, Args)]
+pub struct SuggestArgs {
+    /// The audit log of the observed calls.
+    #[arg(long, value_name = "LOG")]
+    pub audit: PathBuf,
+    /// The tool's name.
+    pub tool: String,
+    /// The tool's current manifest: print the change as a unified diff against it (and the
+    /// sequence bumped). Without it, the suggested grant is printed on its own.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// Print one JSON object (the suggested grant, the policy additions, the manifest after).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Output formats of `wasmgov assess`.
@@ -134,6 +155,10 @@ pub struct ServeArgs {
     /// verified packages are served; the directory is watched and reloaded.
     #[arg(long, value_name = "DIR")]
     pub tools: PathBuf,
+    /// Learning mode for every served tool (see `wasmgov run --observe`): refusals record what
+    /// they would have needed. Grants nothing.
+    #[arg(long)]
+    pub observe: bool,
     /// Serve streamable HTTP at ADDR (`/mcp`, `/metrics`, `/healthz`, `/readyz`), e.g. 127.0.0.1:8787
     /// (port 0 picks one). Without it: MCP over stdin/stdout.
     #[arg(long, value_name = "ADDR")]
@@ -418,6 +443,11 @@ pub struct RunArgs {
     /// Run a manifest that has no signature (loud: the operator vouches for it).
     #[arg(long)]
     pub allow_unsigned: bool,
+    /// Learning mode: run under the grant as always, but record with every refusal what it
+    /// would have needed (paths outside the binds included), for `wasmgov suggest`. Grants
+    /// nothing.
+    #[arg(long)]
+    pub observe: bool,
     /// Ratchet (rollback protection) and compile cache. Default: $XDG_STATE_HOME/wasmgov.
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,

@@ -13,7 +13,9 @@
 //!   list, and components on the operator's deny list.
 //!
 //! Each finding has a stable rule id ([`rules::RULES`]), a severity, a message and a fix hint;
-//! [`sarif`] renders a report as SARIF 2.1.0.
+//! [`sarif`] renders a report as SARIF 2.1.0. [`suggest`] turns the refusals an observed run
+//! recorded (`run --observe`) into the smallest manifest and policy additions, for a human to
+//! review.
 
 pub mod advisories;
 mod hygiene;
@@ -23,6 +25,7 @@ pub mod package;
 mod reach;
 pub mod rules;
 pub mod sarif;
+pub mod suggest;
 mod text;
 pub mod usage;
 

@@ -93,6 +93,8 @@ pub struct Usage {
     pub path: PathBuf,
     /// By tool name (without version).
     pub tools: BTreeMap<String, ToolUsage>,
+    /// `call` ids of loads made in observe mode.
+    observed_loads: BTreeSet<String>,
 }
 
 /// `wasi:filesystem/types` functions that change the tree or a file.
@@ -120,7 +122,7 @@ impl Usage {
         })?;
         let mut u = Usage {
             path: path.to_path_buf(),
-            tools: BTreeMap::new(),
+            ..Usage::default()
         };
         let filter = wasmgov_runtime::audit::show::Filter::default();
         wasmgov_runtime::audit::show::for_each(BufReader::new(f), &filter, |_, r| {
@@ -154,9 +156,12 @@ impl Usage {
                 .unwrap_or("")
         };
         match s("kind") {
+            "load" if r.get("observe").and_then(Value::as_bool) == Some(true) => {
+                self.observed_loads.insert(s("call").to_owned());
+            }
             "start" => {
                 t.calls += 1;
-                if r.get("observe").and_then(Value::as_bool) == Some(true) {
+                if self.observed_loads.contains(s("load")) {
                     t.observed_calls += 1;
                 }
             }

@@ -192,6 +192,11 @@ pub struct FsGov {
     /// Guest path of each directory descriptor under a sensitive bind, by resource rep (empty
     /// unless a bind is sensitive).
     sensitive_dirs: HashMap<u32, Arc<str>>,
+    /// Learning mode: an empty directory served as `/`, so what the tool reaches for outside
+    /// its binds reaches the host, which refuses it and records what it would have needed.
+    observe_root: Option<Bind>,
+    /// Descriptors of the observation root, by resource rep.
+    observe_reps: HashSet<u32>,
 }
 
 impl FsGov {
@@ -213,7 +218,17 @@ impl FsGov {
             permits: HashMap::new(),
             listings: HashSet::new(),
             sensitive_dirs: HashMap::new(),
+            observe_root: None,
+            observe_reps: HashSet::new(),
         }
+    }
+
+    /// Serve `root` (an empty directory) as `/` in learning mode: every path under it is
+    /// refused and its record says what the call would have needed (`needs`). Nothing is ever
+    /// read or written through it.
+    pub fn observing(mut self, root: Option<Bind>) -> Self {
+        self.observe_root = root;
+        self
     }
 
     /// The first write-quota refusal of this call, if any.
@@ -323,7 +338,50 @@ impl preopens::Host for GovFs<'_> {
             }
             out.push((fd, b.guest.clone()));
         }
+        // Last, and the shortest prefix: the guest's libc resolves a path to its longest
+        // matching preopen, so only what no bind covers lands here.
+        if let Some(root) = &self.gov.observe_root {
+            let fd = self.inner.table.push(Descriptor::Dir(root.dir()))?;
+            self.gov.observe_reps.insert(fd.rep());
+            out.push((fd, "/".to_owned()));
+        }
         Ok(out)
+    }
+}
+
+/// What a refused path operation on the observation root would have needed.
+#[derive(Clone, Copy)]
+enum Need {
+    /// Read a file, or stat or look up a path.
+    Read,
+    /// List a directory.
+    List,
+    /// Create, write, rename or delete.
+    Write,
+}
+
+impl GovFs<'_> {
+    /// Whether `fd` is the observation root.
+    fn observed(&self, fd: &Resource<Descriptor>) -> bool {
+        self.gov.observe_reps.contains(&fd.rep())
+    }
+
+    /// Refuse `path` under the observation root, naming in the record what it would need.
+    fn refuse_observed(&self, need: Need, path: &str) -> FsError {
+        let verb = match need {
+            Need::Read => "read",
+            Need::List => "list",
+            Need::Write => "write",
+        };
+        let guest = guest_join("/", path);
+        tracing::info!(
+            target: crate::http::DECISION_TARGET,
+            decision = "deny",
+            reason = "observe mode: no bind covers this path",
+            needs = %format_args!("fs {verb} {guest}"),
+            "observed"
+        );
+        ErrorCode::NotPermitted.into()
     }
 }
 
@@ -433,6 +491,9 @@ impl HostDescriptor for GovFs<'_> {
         if self.gov.listings.len() >= MAX_LISTINGS {
             return Err(ErrorCode::InsufficientMemory.into());
         }
+        if self.observed(&fd) {
+            return Err(self.refuse_observed(Need::List, "/"));
+        }
         let r = HostDescriptor::read_directory(&mut self.inner, fd).await?;
         self.gov.listings.insert(r.rep());
         Ok(r)
@@ -447,6 +508,9 @@ impl HostDescriptor for GovFs<'_> {
         fd: Resource<Descriptor>,
         path: String,
     ) -> FsResult<()> {
+        if self.observed(&fd) {
+            return Err(self.refuse_observed(Need::Write, &path));
+        }
         let charged = self.charge_inode(&fd)?;
         let r = HostDescriptor::create_directory_at(&mut self.inner, fd, path).await;
         self.settle_inode(charged, &r);
@@ -463,6 +527,9 @@ impl HostDescriptor for GovFs<'_> {
         path_flags: types::PathFlags,
         path: String,
     ) -> FsResult<types::DescriptorStat> {
+        if self.observed(&fd) {
+            return Err(self.refuse_observed(Need::Read, &path));
+        }
         HostDescriptor::stat_at(&mut self.inner, fd, path_flags, path).await
     }
 
@@ -474,6 +541,9 @@ impl HostDescriptor for GovFs<'_> {
         atim: types::NewTimestamp,
         mtim: types::NewTimestamp,
     ) -> FsResult<()> {
+        if self.observed(&fd) {
+            return Err(self.refuse_observed(Need::Write, &path));
+        }
         HostDescriptor::set_times_at(&mut self.inner, fd, path_flags, path, atim, mtim).await
     }
 
@@ -485,6 +555,9 @@ impl HostDescriptor for GovFs<'_> {
         new_descriptor: Resource<Descriptor>,
         new_path: String,
     ) -> FsResult<()> {
+        if self.observed(&fd) || self.observed(&new_descriptor) {
+            return Err(self.refuse_observed(Need::Write, &new_path));
+        }
         let charged = self.charge_inode(&new_descriptor)?;
         let r = HostDescriptor::link_at(
             &mut self.inner,
@@ -507,6 +580,20 @@ impl HostDescriptor for GovFs<'_> {
         oflags: OpenFlags,
         flags: types::DescriptorFlags,
     ) -> FsResult<Resource<Descriptor>> {
+        if self.observed(&fd) {
+            let writes = oflags.intersects(OpenFlags::CREATE | OpenFlags::TRUNCATE)
+                || flags.intersects(
+                    types::DescriptorFlags::WRITE | types::DescriptorFlags::MUTATE_DIRECTORY,
+                );
+            let need = if writes {
+                Need::Write
+            } else if oflags.contains(OpenFlags::DIRECTORY) {
+                Need::List
+            } else {
+                Need::Read
+            };
+            return Err(self.refuse_observed(need, &path));
+        }
         // Under a sensitive bind, the full guest path of what is opened (before `path` moves).
         let sensitive = self
             .gov
@@ -568,10 +655,14 @@ impl HostDescriptor for GovFs<'_> {
         // A stream made from this descriptor keeps its own clone of the permit.
         self.gov.permits.remove(&fd.rep());
         self.gov.sensitive_dirs.remove(&fd.rep());
+        self.gov.observe_reps.remove(&fd.rep());
         HostDescriptor::drop(&mut self.inner, fd)
     }
 
     async fn readlink_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<String> {
+        if self.observed(&fd) {
+            return Err(self.refuse_observed(Need::Read, &path));
+        }
         HostDescriptor::readlink_at(&mut self.inner, fd, path).await
     }
 
@@ -580,6 +671,9 @@ impl HostDescriptor for GovFs<'_> {
         fd: Resource<Descriptor>,
         path: String,
     ) -> FsResult<()> {
+        if self.observed(&fd) {
+            return Err(self.refuse_observed(Need::Write, &path));
+        }
         HostDescriptor::remove_directory_at(&mut self.inner, fd, path).await
     }
 
@@ -590,6 +684,9 @@ impl HostDescriptor for GovFs<'_> {
         new_fd: Resource<Descriptor>,
         new_path: String,
     ) -> FsResult<()> {
+        if self.observed(&fd) || self.observed(&new_fd) {
+            return Err(self.refuse_observed(Need::Write, &new_path));
+        }
         HostDescriptor::rename_at(&mut self.inner, fd, old_path, new_fd, new_path).await
     }
 
@@ -599,6 +696,9 @@ impl HostDescriptor for GovFs<'_> {
         src_path: String,
         dest_path: String,
     ) -> FsResult<()> {
+        if self.observed(&fd) {
+            return Err(self.refuse_observed(Need::Write, &dest_path));
+        }
         let charged = self.charge_inode(&fd)?;
         let r = HostDescriptor::symlink_at(&mut self.inner, fd, src_path, dest_path).await;
         self.settle_inode(charged, &r);
@@ -606,6 +706,9 @@ impl HostDescriptor for GovFs<'_> {
     }
 
     async fn unlink_file_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
+        if self.observed(&fd) {
+            return Err(self.refuse_observed(Need::Write, &path));
+        }
         HostDescriptor::unlink_file_at(&mut self.inner, fd, path).await
     }
 
@@ -661,6 +764,9 @@ impl HostDescriptor for GovFs<'_> {
         path_flags: types::PathFlags,
         path: String,
     ) -> FsResult<types::MetadataHashValue> {
+        if self.observed(&fd) {
+            return Err(self.refuse_observed(Need::Read, &path));
+        }
         HostDescriptor::metadata_hash_at(&mut self.inner, fd, path_flags, path).await
     }
 }

@@ -254,6 +254,13 @@ impl WasiHttpHooks for HttpPolicy {
         let dest = match self.decide(&request) {
             Ok(d) => d,
             Err(why) => {
+                // What the grant would need to allow it (the audit record's `needs`).
+                let needs = match &why {
+                    NetDenied::NotAllowed { scheme, host, port } => {
+                        format!("net {scheme}://{host}:{port}")
+                    }
+                    _ => String::new(),
+                };
                 tracing::info!(
                     target: "wasmgov::net",
                     iface = "wasi:http/outgoing-handler",
@@ -261,6 +268,7 @@ impl WasiHttpHooks for HttpPolicy {
                     uri = %request.uri(),
                     decision = "deny",
                     reason = %why,
+                    needs = %needs,
                     "http request"
                 );
                 return Box::new(std::future::ready(Err(HttpError::HttpRequestDenied)));
@@ -323,6 +331,13 @@ impl WasiHttpHooks for HttpPolicy {
             let addrs = match resolve_and_check(&net, &dest, timeouts.connect).await {
                 Ok(a) => a,
                 Err(e) => {
+                    // Refused for an internal address: the policy's [[net.private]] would
+                    // need to name the addresses (empty for a lookup that failed).
+                    let needs = if matches!(e.0, HttpError::HttpRequestDenied) && !e.2.is_empty() {
+                        format!("private {}", Addrs(&e.2))
+                    } else {
+                        String::new()
+                    };
                     tracing::info!(
                         target: "wasmgov::net",
                         iface = "wasi:http/outgoing-handler",
@@ -331,6 +346,7 @@ impl WasiHttpHooks for HttpPolicy {
                         addrs = %Addrs(&e.2),
                         decision = "deny",
                         reason = %e.1,
+                        needs = %needs,
                         "http request"
                     );
                     return Err(e.0);

@@ -51,6 +51,9 @@ pub struct SandboxConfig {
     pub write_bytes: u64,
     /// New inodes (files, directories, links) the call may create in its read-write binds.
     pub write_files: u64,
+    /// Learning mode: an empty directory served as `/` whose every path is refused with a
+    /// record of what it would have needed (see [`crate::fs_gov::FsGov::observing`]).
+    pub observe_root: Option<fs::Bind>,
     /// Granularity of the wall and monotonic clocks (`None`:
     /// [`clocks::DEFAULT_GRANULARITY`](crate::clocks::DEFAULT_GRANULARITY)).
     pub clock_granularity: Option<Duration>,
@@ -77,6 +80,7 @@ impl Default for SandboxConfig {
             host_memory: DEFAULT_HOST_MEMORY,
             write_bytes: DEFAULT_WRITE_BYTES,
             write_files: DEFAULT_WRITE_FILES,
+            observe_root: None,
             clock_granularity: None,
         }
     }
@@ -191,7 +195,8 @@ impl Sandbox {
             stderr,
             logs: Vec::new(),
             host_calls: 0,
-            fs: FsGov::new(config.binds, config.write_bytes, config.write_files),
+            fs: FsGov::new(config.binds, config.write_bytes, config.write_files)
+                .observing(config.observe_root),
         })
     }
 }

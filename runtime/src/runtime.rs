@@ -44,9 +44,20 @@ pub struct RuntimeBuilder {
     resolver: Option<Arc<dyn Resolver>>,
     audit: Option<Audit>,
     detect: DetectOptions,
+    observe: bool,
 }
 
 impl RuntimeBuilder {
+    /// Learning mode: tools run under their grant, nothing more, but what they reach for
+    /// outside it reaches the host and is refused with a record of what it would have needed
+    /// (`needs`: a path under `/`, an allow-list entry, a private address) for `wasmgov
+    /// suggest`. Paths outside every bind are served by an empty, never-read directory as `/`.
+    /// Nothing is ever granted automatically.
+    pub fn observe(mut self, yes: bool) -> Self {
+        self.observe = yes;
+        self
+    }
+
     /// Write every load, call and host call to `audit`. Without one, nothing is audited.
     pub fn audit(mut self, audit: Audit) -> Self {
         self.audit = Some(audit);
@@ -146,6 +157,11 @@ impl RuntimeBuilder {
             None => None,
         };
         let policy = self.policy.unwrap_or_else(Policy::builtin);
+        let observe_root = if self.observe {
+            Some(observe_root(self.state_dir.as_deref())?)
+        } else {
+            None
+        };
         let detector = match &self.audit {
             Some(_) if self.detect.off => None,
             Some(a) => Some(Detector::new(
@@ -183,6 +199,7 @@ impl RuntimeBuilder {
                 resolver: self.resolver.unwrap_or_else(|| Arc::new(SystemResolver)),
                 audit: self.audit,
                 detector,
+                observe_root,
                 linker,
                 slots: Arc::new(Semaphore::new(slots)),
                 _ticker: ticker,
@@ -203,6 +220,8 @@ struct RuntimeInner {
     resolver: Arc<dyn Resolver>,
     audit: Option<Audit>,
     detector: Option<Detector>,
+    /// Learning mode's `/` (see [`RuntimeBuilder::observe`]).
+    observe_root: Option<wasmgov_host_api::fs::Bind>,
     linker: Linker<Sandbox>,
     slots: Arc<Semaphore>,
     _ticker: EpochTicker,
@@ -246,6 +265,27 @@ fn protected_forms(p: &Path) -> Vec<PathBuf> {
     }
     forms.dedup();
     forms
+}
+
+/// The empty directory learning mode serves as `/`: `STATE/observe-root`, else one per user
+/// under the temporary directory, private either way. It is never read through (every path
+/// under it is refused before the filesystem is asked), so what it holds does not matter.
+fn observe_root(state: Option<&Path>) -> Result<wasmgov_host_api::fs::Bind, Error> {
+    let dir = match state {
+        Some(s) => s.join("observe-root"),
+        None => {
+            #[cfg(target_os = "linux")]
+            // SAFETY: `getuid` has no preconditions and cannot fail.
+            let user = unsafe { libc::getuid() }.to_string();
+            #[cfg(not(target_os = "linux"))]
+            let user = "user";
+            // `ensure` refuses it unless this user (or root) owns it and no one else can write.
+            std::env::temp_dir().join(format!("wasmgov-observe-{user}"))
+        }
+    };
+    crate::private_dir::ensure(&dir)?;
+    let host = std::fs::canonicalize(&dir).map_err(|e| Error::io(&dir, e))?;
+    wasmgov_host_api::fs::Bind::open(&host, "/", true).map_err(|e| Error::from(Refusal::from(e)))
 }
 
 /// Most bytes read of a manifest or signature file (the parser refuses more than 64 KiB anyway).
@@ -388,8 +428,9 @@ impl Runtime {
     ) -> Result<Tool, Error> {
         let (prepared, info) = prepare(&self.inner.engine, &self.inner.linker, bytes)?;
         let (verified, key) = package.unzip();
-        let (label, load_info) =
+        let (label, mut load_info) =
             crate::audit::load_info(&info, &grant, verified.as_ref(), &self.inner.policy);
+        load_info.observe = self.inner.observe_root.is_some();
         let key = match key {
             Some(k) => k,
             // A bare component: keyed by its digest, checked here (a package was checked
@@ -408,7 +449,8 @@ impl Runtime {
             }
         };
         // Binds are opened here and held by the loaded tool for every call.
-        let sandbox = crate::sandbox::config_for(&grant, self.inner.resolver.clone())?;
+        let mut sandbox = crate::sandbox::config_for(&grant, self.inner.resolver.clone())?;
+        sandbox.observe_root = self.inner.observe_root.clone();
         let audit_load = match &self.inner.audit {
             Some(a) => Some(a.record_load(label.clone(), load_info)?),
             None => None,

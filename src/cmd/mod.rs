@@ -13,6 +13,7 @@ mod pin;
 mod quarantine;
 mod run;
 pub(crate) mod serve;
+mod suggest;
 mod token;
 mod trust;
 mod verify;
@@ -38,6 +39,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Token(c) => token::run(c),
         Command::Quarantine(c) => quarantine::run(c),
         Command::Assess(a) => assess::run(a),
+        Command::Suggest(a) => suggest::run(a),
         Command::Manifest(ManifestCommand::Schema) => {
             println!("{}", wasmgov::manifest::Manifest::json_schema());
             Ok(0)

@@ -48,6 +48,7 @@ fn call(
         audit.observe(x.clone());
     }
     builder = builder
+        .observe(a.observe)
         .audit(audit)
         .detection(wasmgov::detect::DetectOptions {
             findings_file: a.findings.clone(),

@@ -88,6 +88,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
         .allocator(wasmgov::Allocator::Pooling {
             max_concurrent: a.max_concurrent + DESCRIBE_SLOTS,
         })
+        .observe(a.observe)
         .audit(audit)
         .detection(wasmgov::detect::DetectOptions {
             findings_file: a.findings.clone(),

@@ -21,6 +21,7 @@ mod lifecycle;
 mod limits;
 mod metrics;
 mod net;
+mod observe;
 mod otel;
 mod progress;
 mod refuse;

@@ -500,6 +500,7 @@ impl CallCapture {
                     ("secrets", d.secrets),
                     ("sensitive", d.sensitive),
                     ("echoed", d.echoed),
+                    ("needs", d.needs),
                 ] {
                     if let Some(v) = value.filter(|v| !v.is_empty()) {
                         set_arg(&mut open.args, name, v);
@@ -946,6 +947,7 @@ struct DecisionFields {
     secrets: Option<String>,
     sensitive: Option<String>,
     echoed: Option<String>,
+    needs: Option<String>,
 }
 
 impl Visit for DecisionFields {
@@ -979,6 +981,9 @@ impl DecisionFields {
             "sensitive" => self.sensitive = Some(cap(value).into_owned()),
             // Names of the secrets a response echoed (and host-api masked), never values.
             "echoed" => self.echoed = Some(cap(value).into_owned()),
+            // What a refused call would have needed (`fs read /data/x`, `net https://h:443`,
+            // `private 10.0.0.5`): the grant it asked for, never data.
+            "needs" => self.needs = Some(cap(value).into_owned()),
             "uri" => {
                 let v = value
                     .split_once('?')

@@ -429,6 +429,7 @@ pub(crate) fn load_info(
         principals: signer.map(|s| s.principals()).unwrap_or_default(),
         unsigned: verified.is_some_and(|v| v.signer.is_none()),
         policy_sha256: policy.digest().as_str().to_string(),
+        observe: false,
         grant: serde_json::to_value(grant).unwrap_or(serde_json::Value::Null),
     };
     (label, li)

@@ -140,6 +140,9 @@ pub struct LoadInfo {
     pub unsigned: bool,
     /// SHA-256 of the operator policy (of the built-in one when none was given).
     pub policy_sha256: String,
+    /// Loaded in learning mode (`--observe`): refusals record what they would have needed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub observe: bool,
     /// The effective grant (secret values are never part of it).
     pub grant: serde_json::Value,
 }

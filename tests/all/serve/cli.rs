@@ -208,3 +208,52 @@ fn sigterm_lets_calls_in_flight_finish_then_exits() {
     let _ = err.read_to_string(&mut rest);
     assert!(rest.contains("draining 1 calls"), "{rest}");
 }
+
+#[test]
+fn serve_observe_records_what_a_served_tool_would_need() {
+    let f = Fixture::new("");
+    f.package("grep", "grep-files", Pkg::default());
+    let bin = assert_cmd::cargo::cargo_bin("wasmgov");
+    let mut child = Command::new(bin)
+        .args(serve_args(&f))
+        .arg("--observe")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let send = |stdin: &mut std::process::ChildStdin, v: serde_json::Value| {
+        writeln!(stdin, "{v}").unwrap();
+        stdin.flush().unwrap();
+    };
+    send(
+        &mut stdin,
+        serde_json::json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+            "protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}),
+    );
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert!(line.contains("\"id\":1"), "{line}");
+    send(
+        &mut stdin,
+        serde_json::json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+    );
+    send(
+        &mut stdin,
+        serde_json::json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{
+            "name":"grep","arguments":{"pattern":"x"}}}),
+    );
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert!(
+        line.contains("\"id\":2") && line.contains("isError"),
+        "{line}"
+    );
+    drop(stdin);
+    let _ = child.wait();
+    let log = std::fs::read_to_string(&f.audit).unwrap();
+    assert!(log.contains("\"observe\":true"), "{log}");
+    assert!(log.contains("\"needs\":\"fs read /data\""), "{log}");
+}
