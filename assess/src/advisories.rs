@@ -85,7 +85,12 @@ impl Advisory {
 
 /// The advisories that affect the wasmtime crates of this build, as findings.
 pub fn runtime_findings() -> Vec<Finding> {
-    let Ok(version) = semver::Version::parse(WASMTIME_VERSION) else {
+    findings_for(WASMTIME_VERSION)
+}
+
+/// The advisories that affect wasmtime `v`, as findings.
+fn findings_for(v: &str) -> Vec<Finding> {
+    let Ok(version) = semver::Version::parse(v) else {
         return Vec::new();
     };
     all()
@@ -95,7 +100,7 @@ pub fn runtime_findings() -> Vec<Finding> {
             rule: "vuln-runtime-advisory",
             severity: a.severity(),
             message: format!(
-                "{} {WASMTIME_VERSION} is affected by {} ({}): {}",
+                "{} {v} is affected by {} ({}): {}",
                 a.krate,
                 a.id,
                 a.aliases.join(", "),
@@ -149,6 +154,14 @@ mod tests {
             .map(|a| a.id)
             .collect();
         assert!(!hits.is_empty(), "47.0.2 has known advisories");
+        let f = findings_for("47.0.2");
+        assert_eq!(f.len(), hits.len());
+        assert!(f.iter().all(|f| {
+            f.rule == "vuln-runtime-advisory"
+                && f.message
+                    .starts_with("wasmtime 47.0.2 is affected by RUSTSEC-")
+                && f.hint.contains("https://rustsec.org/advisories/")
+        }));
         assert!(runtime_findings().is_empty(), "{:?}", runtime_findings());
     }
 }

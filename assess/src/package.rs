@@ -180,6 +180,9 @@ pub(crate) fn assess_one(p: &Package, cx: &Context<'_>) -> ToolReport {
                 "check the file",
                 &p.component,
             ));
+            report
+                .reach
+                .push("unknown: the component cannot be read".into());
             return report;
         }
     };
@@ -242,6 +245,9 @@ pub(crate) fn assess_one(p: &Package, cx: &Context<'_>) -> ToolReport {
                 "check the file",
                 manifest_path,
             ));
+            report
+                .reach
+                .push("unknown: the manifest cannot be read".into());
             return report;
         }
     };
@@ -255,6 +261,9 @@ pub(crate) fn assess_one(p: &Package, cx: &Context<'_>) -> ToolReport {
             );
             f.line = e.line();
             report.findings.push(f);
+            report
+                .reach
+                .push("unknown: the manifest cannot be read".into());
             return report;
         }
     };

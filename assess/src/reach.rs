@@ -114,16 +114,25 @@ pub(crate) fn assess(report: &mut ToolReport, s: &Subject<'_>) {
     // Secrets: the credential rides on every request to its host.
     for sec in &g.secrets {
         let needle = "[[secrets]]";
-        if sec.host.is_wildcard() {
+        // The secret itself only ever goes to its one exact host (the policy refuses a
+        // wildcard there), but what it fetches can leave through any wildcard egress.
+        let wild: Vec<String> = g
+            .net
+            .iter()
+            .filter(|n| n.is_wildcard())
+            .map(ToString::to_string)
+            .collect();
+        if !wild.is_empty() {
             report.findings.push(
-                s.finding("reach-secret-wildcard", Severity::High, needle)
-                    .says(
-                        format!(
-                            "{tool}'s secret {} is sent to every host matching {}",
-                            sec.name, sec.host
-                        ),
-                        "name the one host the secret is for",
+                s.finding("reach-secret-wildcard", Severity::High, "[net]").says(
+                    format!(
+                        "{tool} holds the secret {} for {} and may also send to every host matching {}: what the credential fetches can leave through any of them",
+                        sec.name,
+                        sec.host,
+                        wild.join(", ")
                     ),
+                    "name exact hosts in [net] allow for a tool that holds a secret",
+                ),
             );
         }
         report.findings.push(

@@ -128,8 +128,8 @@ pub const RULES: &[Rule] = &[
         "reach-secret-wildcard",
         "reach",
         High,
-        "A secret's host is a wildcard: the credential goes to every host that matches it.",
-        "Name the one host the secret is for in [secrets.NAME] host (the manifest's must equal it)."
+        "A tool that holds a secret may also send to wildcard hosts: what the credential fetches can leave through any of them.",
+        "Name exact hosts in [net] allow for a tool that holds a secret (the secret itself always goes to one exact host)."
     ),
     rule!(
         "reach-private-network",

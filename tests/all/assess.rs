@@ -273,6 +273,23 @@ fn secrets_are_reported_with_where_they_go() {
         !found.contains(&"reach-exfiltration".to_owned()),
         "nothing to read: {found:?}"
     );
+
+    // The same tool, also allowed a wildcard: what the credential fetches can leave there.
+    let b = Bench::new(
+        "[net]\nallow = [\"https://api.example.com\", \"https://*.example.org\"]\n\n\
+         [secrets.API_TOKEN]\nsource = \"env:WASMGOV_TEST_UNSET\"\nhost = \"https://api.example.com\"\ntools = [\"keyed\"]\n",
+    );
+    b.package(
+        "keyed",
+        "call-api",
+        EXPIRES,
+        &format!(
+            "{LIMITS}\n[net]\nallow = [\"https://api.example.com\", \"https://*.example.org\"]\n\n[[secrets]]\nname = \"API_TOKEN\"\nhost = \"https://api.example.com\"\nheader = \"Authorization\"\nformat = \"Bearer {{}}\"\n"
+        ),
+    );
+    let (_, r) = b.assess(&[&b.pkg("keyed")], &[]);
+    let found = rules(&r);
+    assert_eq!(found[0], "reach-secret-wildcard", "{r:#}");
 }
 
 #[test]
