@@ -314,6 +314,8 @@ pub fn suggest(
 
     let fs: Vec<FsEntry> = fs.into_values().collect();
     let manifest_after = match (&parsed, manifest) {
+        // Nothing to change: the same text, no new release.
+        (Some(m), Some(text)) if unchanged(m, &fs, &net, &env, &secrets) => Some(text.to_owned()),
         (Some(m), Some(text)) => Some(edit_manifest(text, m, &fs, &net, &env, &secrets)?),
         _ => None,
     };
@@ -331,6 +333,26 @@ pub fn suggest(
         manifest_before: manifest.map(str::to_owned),
         manifest_after,
     })
+}
+
+/// Whether the suggestion asks for exactly what `m` already does.
+fn unchanged(
+    m: &Manifest,
+    fs: &[FsEntry],
+    net: &[String],
+    env: &[String],
+    secrets: &[String],
+) -> bool {
+    let same_fs = m.fs.len() == fs.len()
+        && m.fs.iter().all(|f| {
+            fs.iter()
+                .any(|e| e.guest == f.guest.as_str() && e.access == f.access)
+        });
+    let same_net =
+        m.net.allow.len() == net.len() && m.net.allow.iter().all(|p| net.contains(&p.to_string()));
+    let same_env = m.env.vars.len() == env.len();
+    let same_secrets = m.secrets.len() == secrets.len();
+    same_fs && same_net && same_env && same_secrets
 }
 
 /// `text` with its grant tables replaced by the suggestion and its sequence bumped (a changed

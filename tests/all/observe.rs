@@ -230,9 +230,14 @@ fn fetch_url_learns_one_exact_origin_and_a_one_address_private_range() {
         "fetch-url",
         sug["manifest_after"].as_str().expect("manifest"),
     );
-    let (code, out, err) = lab.run(&wasm, &policy, &log, &["--input", &input]);
+    let ran = lab.path("ran.jsonl");
+    let (code, out, err) = lab.run(&wasm, &policy, &ran, &["--input", &input]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("hello"), "{out}");
+    // Its own log asks for nothing more and nothing less: no new release.
+    let settled = lab.suggest(&ran, "fetch-url");
+    assert_eq!(settled["diff"], "", "{settled:#}");
+    assert_eq!(settled["net"], serde_json::json!([origin]));
     // No wider: another port of the same host is still refused.
     let other = format!(
         "{{\"url\":\"http://127.0.0.1:{}/hello\"}}",
