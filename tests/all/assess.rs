@@ -250,21 +250,28 @@ fn reach_of_files_network_and_private_ranges() {
 
 #[test]
 fn secrets_are_reported_with_where_they_go() {
-    let b = Bench::new(
-        "[net]\nallow = [\"https://api.example.com\"]\n\n\
-         [secrets.API_TOKEN]\nsource = \"env:WASMGOV_TEST_UNSET\"\nhost = \"https://api.example.com\"\ntools = [\"keyed\"]\n",
+    // call-api holding API_TOKEN for api.example.com, allowed `allow` (a TOML array body).
+    let keyed = |allow: &str| {
+        let b = Bench::new(&format!(
+            "[net]\nallow = [{allow}]\n\n\
+             [secrets.API_TOKEN]\nsource = \"env:WASMGOV_TEST_UNSET\"\nhost = \"https://api.example.com\"\ntools = [\"keyed\"]\n"
+        ));
+        b.package(
+            "keyed",
+            "call-api",
+            EXPIRES,
+            &format!(
+                "{LIMITS}\n[net]\nallow = [{allow}]\n\n[[secrets]]\nname = \"API_TOKEN\"\nhost = \"https://api.example.com\"\nheader = \"Authorization\"\nformat = \"Bearer {{}}\"\n"
+            ),
+        );
+        let (_, r) = b.assess(&[&b.pkg("keyed")], &[]);
+        rules(&r)
+    };
+    let found = keyed("\"https://api.example.com\"");
+    assert!(
+        found.contains(&"reach-secret-reuse".to_owned()),
+        "{found:?}"
     );
-    b.package(
-        "keyed",
-        "call-api",
-        EXPIRES,
-        &format!(
-            "{LIMITS}\n[net]\nallow = [\"https://api.example.com\"]\n\n[[secrets]]\nname = \"API_TOKEN\"\nhost = \"https://api.example.com\"\nheader = \"Authorization\"\nformat = \"Bearer {{}}\"\n"
-        ),
-    );
-    let (_, r) = b.assess(&[&b.pkg("keyed")], &[]);
-    let found = rules(&r);
-    assert!(found.contains(&"reach-secret-reuse".to_owned()), "{r:#}");
     assert!(
         !found.contains(&"reach-secret-wildcard".to_owned()),
         "{found:?}"
@@ -274,22 +281,9 @@ fn secrets_are_reported_with_where_they_go() {
         "nothing to read: {found:?}"
     );
 
-    // The same tool, also allowed a wildcard: what the credential fetches can leave there.
-    let b = Bench::new(
-        "[net]\nallow = [\"https://api.example.com\", \"https://*.example.org\"]\n\n\
-         [secrets.API_TOKEN]\nsource = \"env:WASMGOV_TEST_UNSET\"\nhost = \"https://api.example.com\"\ntools = [\"keyed\"]\n",
-    );
-    b.package(
-        "keyed",
-        "call-api",
-        EXPIRES,
-        &format!(
-            "{LIMITS}\n[net]\nallow = [\"https://api.example.com\", \"https://*.example.org\"]\n\n[[secrets]]\nname = \"API_TOKEN\"\nhost = \"https://api.example.com\"\nheader = \"Authorization\"\nformat = \"Bearer {{}}\"\n"
-        ),
-    );
-    let (_, r) = b.assess(&[&b.pkg("keyed")], &[]);
-    let found = rules(&r);
-    assert_eq!(found[0], "reach-secret-wildcard", "{r:#}");
+    // Also allowed a wildcard: what the credential fetches can leave there.
+    let found = keyed("\"https://api.example.com\", \"https://*.example.org\"");
+    assert_eq!(found[0], "reach-secret-wildcard", "{found:?}");
 }
 
 #[test]
