@@ -286,6 +286,8 @@ struct State {
     sent: u64,
     /// When a batch was last handed over early for a record detection watches.
     urgent_at: Option<Instant>,
+    /// A batch handed to the writer thread held a record detection watches.
+    sent_watched: bool,
     next: u32,
     /// Reused for the `Debug` text of arguments and results.
     scratch: String,
@@ -432,7 +434,8 @@ impl CallCapture {
             // A denial or a sensitive open goes to the writer (and so to detection) soon, not
             // with the next full batch: at most every URGENT_EVERY, so a deny flood still
             // travels in batches.
-            let urgent = item.watched() && st.urgent_at.is_none_or(|t| t.elapsed() >= URGENT_EVERY);
+            let watched = item.watched();
+            let urgent = watched && st.urgent_at.is_none_or(|t| t.elapsed() >= URGENT_EVERY);
             st.done.push(item);
             if st.done.len() < BATCH && !urgent {
                 return true;
@@ -441,6 +444,7 @@ impl CallCapture {
                 st.urgent_at = Some(Instant::now());
             }
             st.sent += 1;
+            st.sent_watched |= watched || st.done.iter().any(HostCallItem::watched);
             std::mem::replace(&mut st.done, Vec::with_capacity(BATCH))
         };
         // Blocks while the writer is behind: back-pressure, never loss. A send fails only when
@@ -518,9 +522,17 @@ impl CallCapture {
     }
 
     /// The host calls done so far, handed over as one more batch (`all_sent_written` counts
-    /// it); `None` when there are none. Only once the call's future is gone.
+    /// it); `None` when there are none. Only once the call's future is gone: an import that
+    /// returned but whose decision span is still held (a refused request's `handle`, the task
+    /// behind it not yet dropped) is done too, since nothing it decides can reach the guest
+    /// any more.
     pub(crate) fn take_done(&self) -> Option<HostBatch> {
         let mut st = self.state();
+        let open = std::mem::take(&mut st.open);
+        let (returned, waiting): (Vec<Open>, Vec<Open>) =
+            open.into_iter().partition(|o| o.outcome.is_some());
+        st.open = waiting;
+        st.done.extend(returned.into_iter().map(Open::finish));
         if st.done.is_empty() {
             return None;
         }
@@ -532,9 +544,26 @@ impl CallCapture {
         })
     }
 
-    /// Whether what is not yet handed to the writer holds a denial or a sensitive open.
+    /// An empty batch, handed over behind the earlier ones: written once they are.
+    pub(crate) fn take_empty(&self) -> HostBatch {
+        self.state().sent += 1;
+        HostBatch {
+            head: self.head.clone(),
+            items: Vec::new(),
+        }
+    }
+
+    /// Whether a denial or a sensitive open may not have reached the log's observers yet:
+    /// one not handed to the writer (recorded, or decided by an import still waiting on its
+    /// decision span), or one handed to the writer thread earlier (written is not enough: the
+    /// writer tells its observers after the write, still holding the log).
     pub(crate) fn pending_urgent(&self) -> bool {
-        self.state().done.iter().any(HostCallItem::watched)
+        let st = self.state();
+        st.sent_watched
+            || st.done.iter().any(HostCallItem::watched)
+            || st.open.iter().any(|o| {
+                o.decision == Some(Decision::Deny) || o.args.iter().any(|(k, _)| *k == "sensitive")
+            })
     }
 
     /// Everything not yet handed to the writer; an import still open is recorded as

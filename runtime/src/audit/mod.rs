@@ -459,9 +459,13 @@ impl CallAudit {
     pub(crate) async fn flush_host_calls(&self) -> Result<(), AuditError> {
         // As `finish` does: on this thread unless that could overtake an earlier batch.
         let direct = self.capture.all_sent_written();
-        let Some(batch) = self.capture.take_done() else {
-            return Ok(());
-        };
+        // With nothing new, an empty batch: behind the earlier ones (in the writer thread's
+        // queue, or behind the writer's hold on the log while it tells its observers), it
+        // returns once the observers have seen them.
+        let batch = self
+            .capture
+            .take_done()
+            .unwrap_or_else(|| self.capture.take_empty());
         let msgs = vec![Msg::HostCalls(batch)];
         if direct {
             self.audit.write_soon(msgs).await
