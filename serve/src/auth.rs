@@ -43,6 +43,9 @@ pub enum TokenError {
         /// What is wrong.
         message: String,
     },
+    /// `*` (the policy's "any subject") was asked for as a token's subject.
+    #[error("`*` is not a subject a token can have")]
+    WildcardSubject,
     /// Others may read the file, or others than its owner write it.
     #[error(
         "{} is readable by others or writable by others than its owner (mode {mode:o})",
@@ -70,6 +73,9 @@ impl TokenError {
             }
             Self::Exposed { path, .. } => format!("chmod 600 {}", path.display()),
             Self::Random(_) => "the kernel's random source failed; retry".into(),
+            Self::WildcardSubject => {
+                "name the caller (`agent-7`); `*` in [[callers]] already means every token".into()
+            }
         }
     }
 }
@@ -187,6 +193,10 @@ pub fn new_token(subject: &Subject) -> Result<(String, String), TokenError> {
 /// Append the line of a new token for `subject` to `path` (created with mode 0600) and return
 /// the token.
 pub fn add_token(path: &Path, subject: &Subject) -> Result<String, TokenError> {
+    // A file holding it would be refused at load.
+    if subject.as_str() == "*" {
+        return Err(TokenError::WildcardSubject);
+    }
     if path.exists() {
         // Refuse to append to a file that would then be refused (or is not a token file).
         Tokens::load(path)?;

@@ -133,6 +133,14 @@ fn token_add_keeps_only_the_hash_in_a_private_file() {
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "{bad}");
     }
+    // The library refuses it too, before touching the file.
+    let any: wasmgov::policy::Subject = "*".parse().unwrap();
+    let before = std::fs::read_to_string(&file).unwrap();
+    assert!(matches!(
+        wasmgov_serve::auth::add_token(&file, &any),
+        Err(wasmgov_serve::auth::TokenError::WildcardSubject)
+    ));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
 }
 
 #[test]
