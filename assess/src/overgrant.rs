@@ -124,7 +124,7 @@ pub(crate) fn assess(report: &mut ToolReport, s: &Subject<'_>, usage: Option<&Us
         }
     }
     for n in &g.net {
-        if !u.requests.iter().any(|d| d.allowed_by(n)) {
+        if !u.sent_to(n) {
             unused(format!("network access to {n}"), "[net]", remove);
         }
     }

@@ -206,7 +206,7 @@ pub fn suggest(
             );
         }
         for p in &m.net.allow {
-            if u.requests.iter().any(|d| d.allowed_by(p)) {
+            if u.sent_to(p) {
                 net.push(p.to_string());
             } else {
                 notes.push(format!(

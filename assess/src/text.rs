@@ -1,22 +1,12 @@
 //! A report for people: per tool, its reach in plain words, then its findings worst first.
+//! Messages quote publisher text (names, paths): they are printed with control characters
+//! escaped, so a hostile manifest cannot move the cursor or fake lines.
 
 use std::fmt;
 
-use crate::{Finding, Report};
+use wasmgov_runtime::audit::show::printable;
 
-/// Publisher text (messages quote manifest fields) with control characters shown escaped, so a
-/// hostile description cannot move the cursor or fake lines.
-fn printable(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
-}
+use crate::{Finding, Report};
 
 fn finding(f: &mut fmt::Formatter<'_>, x: &Finding) -> fmt::Result {
     write!(

@@ -86,6 +86,13 @@ pub struct ToolUsage {
     pub needs: Vec<String>,
 }
 
+impl ToolUsage {
+    /// Whether a request the grant allowed matched `p`.
+    pub fn sent_to(&self, p: &NetPattern) -> bool {
+        self.requests.iter().any(|d| d.allowed_by(p))
+    }
+}
+
 /// Usage of every tool in one log.
 #[derive(Debug, Clone, Default)]
 pub struct Usage {

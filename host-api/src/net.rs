@@ -460,6 +460,12 @@ pub const ALWAYS_REFUSED: &[(&str, &str, &str)] = &[(
     "name lookups are not offered: name hosts in the manifest's [net] grant instead",
 )];
 
+/// Host calls that only hand the tool an outcome an earlier call decided, as (interface,
+/// function): a refused request's `future-incoming-response.get` returns the refusal that
+/// `handle` already recorded, so its error is not a second refusal.
+pub const REPORTS_ONLY: &[(&str, &str)] =
+    &[("wasi:http/types", "[method]future-incoming-response.get")];
+
 /// Set every socket switch of wasmtime-wasi for this grant.
 ///
 /// TCP is on only when a `tcp://` rule exists, and then a connect is allowed only to an address

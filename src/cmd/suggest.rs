@@ -17,13 +17,10 @@ pub fn run(a: SuggestArgs) -> anyhow::Result<i32> {
             ),
         )
     })?;
-    let manifest = match &a.manifest {
-        Some(p) => Some(super::read_file(p, "manifest")?),
-        None => None,
-    };
-    let text = match &manifest {
-        Some(b) => Some(
-            String::from_utf8(b.clone()).map_err(|_| usage("the manifest is not UTF-8", None))?,
+    let text = match &a.manifest {
+        Some(p) => Some(
+            String::from_utf8(super::read_file(p, "manifest")?)
+                .map_err(|_| usage("the manifest is not UTF-8", None))?,
         ),
         None => None,
     };

@@ -203,7 +203,9 @@ impl Site {
             .iter()
             .find(|(i, f, _)| *i == iface && *f == func)
             .map(|(_, _, why)| *why);
-        let reports = iface == "wasi:http/types" && func == "[method]future-incoming-response.get";
+        let reports = wasmgov_host_api::net::REPORTS_ONLY
+            .iter()
+            .any(|(i, f)| *i == iface && *f == func);
         Self {
             json: json.into(),
             refused,
