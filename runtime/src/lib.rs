@@ -44,4 +44,6 @@ pub use package::{RefusalError, Verified};
 pub use runtime::{
     Admission, CallOptions, LoadOptions, Runtime, RuntimeBuilder, Tool, signature_path,
 };
-pub use wasmgov_host_api::net::{ResolveFuture, Resolver, SystemResolver};
+pub use wasmgov_host_api::net::{
+    AddressClass, ResolveFuture, Resolver, SystemResolver, address_class,
+};
