@@ -481,6 +481,7 @@ mod tests {
             "::1",
             "fd00::1",
             "fe80::1",
+            "2001:db8::1",
         ] {
             assert!(internal(a.parse().expect("ip")), "{a}");
         }
