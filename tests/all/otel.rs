@@ -678,28 +678,14 @@ fn cli_refuses_an_otlp_url_it_cannot_use() {
 
 #[test]
 fn serve_otlp_exports_calls_and_shows_its_counters_on_metrics() {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{BufReader, Read, Write};
     let rx = Receiver::start();
     let f = Fixture::new("");
     f.package("text-stats", "text-stats", Pkg::default());
     let bin = assert_cmd::cargo::cargo_bin("wasmgov");
     let mut child = std::process::Command::new(bin)
-        .args([
-            "serve",
-            "--tools",
-            s(&f.tools),
-            "--trust",
-            s(&f.trust),
-            "--policy",
-            s(&f.policy),
-            "--state",
-            s(&f.state),
-            "--audit",
-            s(&f.audit),
-            "--http",
-            "127.0.0.1:0",
-            "--otlp",
-        ])
+        .args(f.serve_args())
+        .args(["--http", "127.0.0.1:0", "--otlp"])
         .arg(rx.url())
         .args(["--replica", "serve-replica"])
         .stdin(std::process::Stdio::null())
@@ -708,19 +694,7 @@ fn serve_otlp_exports_calls_and_shows_its_counters_on_metrics() {
         .spawn()
         .expect("serve");
     let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut port = None;
-    let mut line = String::new();
-    while err.read_line(&mut line).unwrap() > 0 {
-        if let Some(rest) = line
-            .trim()
-            .strip_prefix("wasmgov serve: listening on http://127.0.0.1:")
-        {
-            port = rest.trim_end_matches("/mcp").parse::<u16>().ok();
-            break;
-        }
-        line.clear();
-    }
-    let addr = SocketAddr::from(([127, 0, 0, 1], port.expect("a listening line")));
+    let addr = SocketAddr::from(([127, 0, 0, 1], crate::serve::listening_port(&mut err)));
     let send = |head: &str, body: &[u8]| {
         let mut c = std::net::TcpStream::connect(addr).unwrap();
         write!(

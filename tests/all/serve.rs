@@ -17,7 +17,7 @@ use wasmgov::Runtime;
 use wasmgov_serve::{Catalog, Server, ServerOptions};
 
 use crate::caps::{TEST_PUBLISHER, test_key};
-use crate::support::{shared_state, tool};
+use crate::support::{s, shared_state, tool};
 
 /// A second publisher, with a key of its own.
 pub const OTHER_PUBLISHER: &str = "other@example.com";
@@ -125,6 +125,25 @@ impl Fixture {
         );
     }
 
+    /// `wasmgov serve` flags for this fixture's packages, trust, policy, state and log.
+    pub fn serve_args(&self) -> Vec<String> {
+        [
+            "serve",
+            "--tools",
+            s(&self.tools),
+            "--trust",
+            s(&self.trust),
+            "--policy",
+            s(&self.policy),
+            "--state",
+            s(&self.state),
+            "--audit",
+            s(&self.audit),
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
     /// A runtime under this fixture's trust and policy, auditing to `self.audit`.
     pub fn runtime(&self) -> Runtime {
         let policy = wasmgov::policy::Policy::load(&self.policy).expect("policy");
@@ -184,6 +203,22 @@ impl Default for Pkg<'_> {
             extra: "",
         }
     }
+}
+
+/// The port a `wasmgov serve --http 127.0.0.1:0` child announces on its stderr `err`.
+pub fn listening_port(err: &mut impl std::io::BufRead) -> u16 {
+    let mut line = String::new();
+    while err.read_line(&mut line).unwrap_or(0) > 0 {
+        if let Some(rest) = line
+            .trim()
+            .strip_prefix("wasmgov serve: listening on http://127.0.0.1:")
+            && let Ok(port) = rest.trim_end_matches("/mcp").parse::<u16>()
+        {
+            return port;
+        }
+        line.clear();
+    }
+    panic!("wasmgov serve printed no listening line");
 }
 
 /// A client end of an MCP connection served over a pipe (stdio's framing: one JSON message per

@@ -8,31 +8,13 @@ use std::time::Duration;
 use super::{Fixture, Pkg};
 use crate::support::{s, wasmgov};
 
-fn serve_args(f: &Fixture) -> Vec<String> {
-    [
-        "serve",
-        "--tools",
-        s(&f.tools),
-        "--trust",
-        s(&f.trust),
-        "--policy",
-        s(&f.policy),
-        "--state",
-        s(&f.state),
-        "--audit",
-        s(&f.audit),
-    ]
-    .map(String::from)
-    .to_vec()
-}
-
 #[test]
 fn check_prints_what_would_be_served_and_why_not() {
     let f = Fixture::new("");
     f.package("text-stats", "text-stats", Pkg::default());
     let check = || {
         wasmgov()
-            .args(serve_args(&f))
+            .args(f.serve_args())
             .arg("--check")
             .output()
             .unwrap()
@@ -89,7 +71,7 @@ fn unsafe_or_absurd_serve_flags_are_refused_with_a_hint() {
     ];
     for (extra, code, want) in cases {
         let out = wasmgov()
-            .args(serve_args(&f))
+            .args(f.serve_args())
             .args(&extra)
             .output()
             .unwrap();
@@ -149,7 +131,7 @@ fn sigterm_lets_calls_in_flight_finish_then_exits() {
     f.sleepy("2s");
     let bin = assert_cmd::cargo::cargo_bin("wasmgov");
     let mut child = Command::new(bin)
-        .args(serve_args(&f))
+        .args(f.serve_args())
         .args(["--http", "127.0.0.1:0"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -157,19 +139,7 @@ fn sigterm_lets_calls_in_flight_finish_then_exits() {
         .spawn()
         .unwrap();
     let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut port = None;
-    let mut line = String::new();
-    while err.read_line(&mut line).unwrap() > 0 {
-        if let Some(rest) = line
-            .trim()
-            .strip_prefix("wasmgov serve: listening on http://127.0.0.1:")
-        {
-            port = rest.trim_end_matches("/mcp").parse::<u16>().ok();
-            break;
-        }
-        line.clear();
-    }
-    let port = port.expect("a listening line");
+    let port = super::listening_port(&mut err);
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let (head, body) = super::http::stateless(
         addr,
@@ -223,7 +193,7 @@ fn serve_observe_records_what_a_served_tool_would_need() {
     f.package("grep", "grep-files", Pkg::default());
     let bin = assert_cmd::cargo::cargo_bin("wasmgov");
     let mut child = Command::new(bin)
-        .args(serve_args(&f))
+        .args(f.serve_args())
         .arg("--observe")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
