@@ -39,7 +39,11 @@ pub fn run(a: SuggestArgs) -> anyhow::Result<i32> {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(0);
     }
-    print!("{}", render(&s, &a));
+    // Paths and hosts in it are what a tool asked for: shown with control characters escaped,
+    // line by line, so a hostile path cannot rewrite the terminal a reviewer reads it on.
+    for line in render(&s, &a).lines() {
+        println!("{}", wasmgov::audit::show::printable(line));
+    }
     Ok(0)
 }
 

@@ -282,6 +282,29 @@ fn observe_mode_grants_nothing() {
 }
 
 #[test]
+fn a_hostile_path_is_shown_escaped() {
+    let lab = Lab::new();
+    let policy = lab.policy("grep-files", "");
+    let wasm = lab.package(
+        "grep-files",
+        "grep-files",
+        &manifest("grep-files", "grep-files", 1),
+    );
+    let log = lab.path("audit.jsonl");
+    let input = "{\"pattern\":\"x\",\"root\":\"/evil\\u001b[2J\"}";
+    let (code, _, _) = lab.run(&wasm, &policy, &log, &["--input", input, "--observe"]);
+    assert_eq!(code, 1);
+    let out = wasmgov()
+        .args(["suggest", "--audit", s(&log), "grep-files"])
+        .args(["--manifest", s(&lab.path("grep-files.toml"))])
+        .output()
+        .expect("suggest");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains('\u{1b}'), "{text}");
+    assert!(text.contains("/evil\\u{1b}[2J"), "{text}");
+}
+
+#[test]
 fn suggest_refuses_what_it_cannot_judge() {
     let lab = Lab::new();
     let log = lab.path("audit.jsonl");
