@@ -260,7 +260,7 @@ fn compute(c: &mut Criterion) {
     g.bench_function("raw_wasmtime_no_fuel_no_epoch", |b| {
         b.iter(|| rt.block_on(raw_call(&engine, &pre, input)))
     });
-    g.bench_function("wasmgov_fuel_and_epoch", |b| {
+    g.bench_function("wasmgov_fuel_and_deadline", |b| {
         b.iter(|| rt.block_on(tool.call(input)).expect("call"))
     });
     g.finish();

@@ -1,14 +1,15 @@
-//! The wasmtime engine every call shares, and the thread that drives its epoch.
+//! The wasmtime engine every call shares.
 //!
 //! Settings follow the measurements in `notes/perf-baseline.md`: a server keeps a pooling
 //! allocator (instantiation in single-digit microseconds once warm), while a one-shot CLI run uses
 //! the on-demand allocator because creating a pool costs milliseconds it would never earn back.
-//! Fuel and epoch interruption are both on: fuel bounds compute deterministically, epochs bound
-//! wall time (fuel does not tick while a tool is blocked in a host call; the invocation's outer
-//! timeout covers that case).
+//! Fuel is on and epoch interruption is off: fuel bounds compute deterministically, and wall
+//! time too, through the fuel-driven yields at which a call checks its deadline
+//! (`invoke::YIELD_FUEL`). Epoch checks in the generated code cost fib(30) as much again as fuel
+//! does and bound nothing fuel yields do not. Fuel does not tick while a tool is blocked in a
+//! host call; the invocation's outer timeout covers that case.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use wasmtime::{
     Cache, CacheConfig, Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel,
@@ -32,9 +33,6 @@ pub enum Allocator {
 
 /// Size of the wasm stack of one call.
 pub const MAX_WASM_STACK: usize = 512 << 10;
-/// How often the epoch advances; the granularity of wall-clock enforcement.
-pub const EPOCH_TICK: Duration = Duration::from_millis(10);
-
 /// Engine settings an embedder may choose.
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
@@ -62,7 +60,7 @@ pub(crate) fn build(settings: &EngineSettings) -> Result<(Engine, Option<Cache>)
     let mut cfg = Config::new();
     cfg.wasm_component_model(true)
         .consume_fuel(true)
-        .epoch_interruption(true)
+        .epoch_interruption(false)
         .max_wasm_stack(MAX_WASM_STACK)
         .async_stack_size(2 << 20)
         // Pooled stacks are reused across tools: zero them so one call cannot read another's.
@@ -111,39 +109,4 @@ fn open_cache(dir: &Path) -> Result<Cache, Error> {
     let mut cc = CacheConfig::new();
     cc.with_directory(dir);
     Cache::new(cc).map_err(|e| Error::Internal(format!("cannot open the compile cache: {e:#}")))
-}
-
-/// Advances the engine's epoch every [`EPOCH_TICK`] on its own OS thread, so a guest that hogs
-/// a tokio worker cannot starve its own deadline. Holds only a weak engine reference and stops
-/// when the engine is gone or the ticker is dropped.
-pub(crate) struct EpochTicker {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl EpochTicker {
-    pub(crate) fn start(engine: &Engine) -> Result<Self, Error> {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        let weak = engine.weak();
-        let stop = std::sync::Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        std::thread::Builder::new()
-            .name("wasmgov-epoch".into())
-            .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
-                    match weak.upgrade() {
-                        Some(e) => e.increment_epoch(),
-                        None => return,
-                    }
-                }
-            })
-            .map_err(|e| Error::Internal(format!("cannot start the epoch thread: {e}")))?;
-        Ok(Self { stop })
-    }
-}
-
-impl Drop for EpochTicker {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
 }

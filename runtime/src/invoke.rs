@@ -1,15 +1,21 @@
 //! One call: a fresh store, the limits armed, the tool run, the ending classified.
 //!
 //! Each call gets its own `Store` and `Sandbox`, so nothing of one call is visible to the next.
-//! Fuel bounds compute; an epoch deadline bounds wall time while the tool runs wasm; an outer
-//! timeout bounds wall time while it is blocked in a host call (fuel and epochs do not tick
-//! there); the memory limiter and the output budget fail the offending operation with a typed
+//! Fuel bounds compute. Fuel also bounds wall time while the tool runs wasm: the store yields to
+//! the executor every [`YIELD_FUEL`] units, and the call's future checks its deadline each time it
+//! is polled ([`with_deadline`]), so one mechanism enforces both limits and the guest's code carries
+//! no epoch checks (which cost fib(30) 1.4× on their own, see docs/benchmarks.md). An outer
+//! timeout bounds wall time while the tool is blocked in a host call (fuel does not tick there);
+//! the memory limiter and the output budget fail the offending operation with a typed
 //! error; a call hook counts host calls. The ending is classified by which of these fired, not
 //! by parsing messages.
 
 use std::time::{Duration, Instant};
 
-use wasmtime::{CallHook, Engine, Store, Trap, UpdateDeadline};
+use std::future::Future;
+use std::task::Poll;
+
+use wasmtime::{CallHook, Engine, Store, Trap};
 use wasmtime_wasi::I32Exit;
 
 use wasmgov_host_api::bindings::wasmgov::tool::types::Error as GuestError;
@@ -76,6 +82,34 @@ impl CallOutcome {
     }
 }
 
+/// Fuel a tool burns between two yields to the executor, at which its call's deadline is
+/// checked. About 0.1 ms of typical compute (fib(30) burns 35 M units in ~2.8 ms on the
+/// benchmark machine); even a loop that misses the cache on every load (~100 ns a unit) is
+/// seen within ~0.1 s of its deadline. A yield costs a fiber switch, ~1 µs.
+pub const YIELD_FUEL: u64 = 1_000_000;
+
+/// The call's wall-clock limit was reached.
+#[derive(Debug, Clone, Copy)]
+struct TimedOut;
+
+/// Runs `inner` until `deadline`, checked every time the future is polled: a tool running wasm
+/// yields every [`YIELD_FUEL`] units of fuel, so a busy guest is stopped at the first yield
+/// past its deadline without any timer having to fire (a guest cannot starve its own deadline
+/// by keeping the executor thread busy). Dropping `inner` stops the guest where it stood.
+async fn with_deadline<F: Future>(
+    inner: F,
+    deadline: Option<Instant>,
+) -> Result<F::Output, TimedOut> {
+    let mut inner = std::pin::pin!(inner);
+    std::future::poll_fn(|cx| {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Poll::Ready(Err(TimedOut));
+        }
+        inner.as_mut().poll(cx).map(Ok)
+    })
+    .await
+}
+
 /// The error the call hook raises when the host-call cap is reached.
 #[derive(Debug, thiserror::Error)]
 #[error("host-call limit of {0} reached")]
@@ -135,17 +169,12 @@ pub(crate) async fn invoke(
     );
     // A store starts with no fuel; component start-up burns fuel too, so set it before
     // instantiating. Fuel is enabled on every engine this crate builds.
-    let fuel_ok = store.set_fuel(limits.fuel).is_ok();
+    // The yields are what let `Deadline` see the clock while the guest computes.
+    let fuel_ok = store.set_fuel(limits.fuel).is_ok()
+        && store.fuel_async_yield_interval(Some(YIELD_FUEL)).is_ok();
     // Timeouts are range-checked where they are read (limits.rs); a deadline past what an
-    // Instant can hold still interrupts rather than panics.
+    // Instant can hold is no deadline (the outer timeout still holds).
     let deadline = start.checked_add(limits.timeout);
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(move |_| {
-        Ok(match deadline {
-            Some(d) if Instant::now() < d => UpdateDeadline::Yield(1),
-            _ => UpdateDeadline::Interrupt,
-        })
-    });
     let cap = limits.host_calls;
     let audit_gate = audit.map(|a| a.health());
     store.call_hook(move |mut cx, hook| {
@@ -230,10 +259,17 @@ pub(crate) async fn invoke(
                 }
             }
         };
+        let run = with_deadline(run, deadline);
         let timed = async {
-            match audit {
+            let r = match audit {
                 Some(a) => tokio::time::timeout(limits.timeout, a.capture(run)).await,
                 None => tokio::time::timeout(limits.timeout, run).await,
+            };
+            // The deadline seen at a fuel yield is the same limit as the outer timer's.
+            match r {
+                Ok(Err(TimedOut)) => Err(TimedOut),
+                Ok(Ok(r)) => Ok(r),
+                Err(_elapsed) => Err(TimedOut),
             }
         };
         // The caller's token, and detection's (a rule that stops the call).
@@ -284,7 +320,7 @@ pub(crate) async fn invoke(
     };
     let result: Result<Vec<u8>, Error> = match ran {
         None => Err(Error::Cancelled),
-        Some(Err(_elapsed)) => {
+        Some(Err(TimedOut)) => {
             let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
             hit(LimitKind::Timeout, ms(limits.timeout), ms(elapsed))
         }
@@ -395,10 +431,6 @@ fn classify(
     }
     match e.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => hit(LimitKind::Fuel, limits.fuel, fuel_used),
-        Some(Trap::Interrupt) => {
-            let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-            hit(LimitKind::Timeout, ms(limits.timeout), ms(elapsed))
-        }
         Some(Trap::StackOverflow) => hit(
             LimitKind::Stack,
             MAX_WASM_STACK as u64,

@@ -1,6 +1,6 @@
 //! The embedding API: a [`Runtime`] built once, [`Tool`] handles loaded from it, calls on those.
 //!
-//! A `Runtime` owns the engine, the linker, the epoch thread and the compile cache. A `Tool` is
+//! A `Runtime` owns the engine, the linker and the compile cache. A `Tool` is
 //! compiled and pre-instantiated once and is cheap to clone; each call builds a fresh sandbox.
 //! Calls in flight are bounded by a semaphore sized to the engine's instance pool, so a burst
 //! waits for a slot instead of failing inside the allocator.
@@ -21,7 +21,7 @@ use crate::cancel::CancelToken;
 use crate::component::{ComponentInfo, Prepared, prepare};
 use crate::describe::ToolDescription;
 use crate::detect::{DetectOptions, Detector, ToolKey};
-use crate::engine::{self, Allocator, EngineSettings, EpochTicker};
+use crate::engine::{self, Allocator, EngineSettings};
 use crate::error::{Error, Refusal};
 use crate::grant::{CliBind, Grant, SecretSource};
 use crate::invoke::{Action, CallOutcome, invoke};
@@ -136,7 +136,7 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Build the engine, the linker and the epoch thread.
+    /// Build the engine and the linker.
     pub fn build(self) -> Result<Runtime, Error> {
         // Before any call of any runtime hits an import callsite (see `register_router`).
         crate::audit::capture::register_router();
@@ -147,7 +147,6 @@ impl RuntimeBuilder {
         let (engine, cache) = engine::build(&self.engine)?;
         let linker = build_linker(&engine)
             .map_err(|e| Error::Internal(format!("cannot build the linker: {e:#}")))?;
-        let ticker = EpochTicker::start(&engine)?;
         let slots = match self.engine.allocator {
             Allocator::Pooling { max_concurrent } => max_concurrent.max(1) as usize,
             Allocator::OnDemand => Semaphore::MAX_PERMITS,
@@ -202,7 +201,6 @@ impl RuntimeBuilder {
                 observe_root,
                 linker,
                 slots: Arc::new(Semaphore::new(slots)),
-                _ticker: ticker,
             }),
         })
     }
@@ -224,7 +222,6 @@ struct RuntimeInner {
     observe_root: Option<wasmgov_host_api::fs::Bind>,
     linker: Linker<Sandbox>,
     slots: Arc<Semaphore>,
-    _ticker: EpochTicker,
 }
 
 /// The wasmgov runtime: one engine shared by every tool and call.

@@ -33,7 +33,6 @@ use std::future::Future;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, LazyLock, Mutex, RwLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -47,7 +46,7 @@ use super::record::{CallHead, Decision, HostBatch, HostCallItem, Site};
 use super::summary::{
     self, ArgValue, DENIALS, MAX_ARG_DEBUG, MAX_RESULT, bounded_debug_into, cap, outcome_of,
 };
-use super::writer::{BATCH, Health, Msg};
+use super::writer::{BATCH, Health, Msg, Sender};
 
 /// Least time between two early hand-overs of a call's host calls to the writer.
 const URGENT_EVERY: std::time::Duration = std::time::Duration::from_millis(5);
@@ -272,7 +271,7 @@ pub(crate) struct CallCapture {
     /// This call's number in the high half of its span ids.
     ids: u64,
     state: Mutex<State>,
-    tx: SyncSender<Msg>,
+    tx: Sender,
     health: Arc<Health>,
 }
 
@@ -345,12 +344,7 @@ impl Open {
 }
 
 impl CallCapture {
-    pub(crate) fn new(
-        call: Arc<str>,
-        tool: Arc<str>,
-        tx: SyncSender<Msg>,
-        health: Arc<Health>,
-    ) -> Self {
+    pub(crate) fn new(call: Arc<str>, tool: Arc<str>, tx: Sender, health: Arc<Health>) -> Self {
         Self {
             head: Arc::new(CallHead::new(&call, &tool)),
             call,
@@ -358,6 +352,8 @@ impl CallCapture {
             ids: CALLS.fetch_add(1, Ordering::Relaxed) << 32,
             state: Mutex::new(State {
                 done: Vec::with_capacity(BATCH),
+                // Sized once: grown piecewise while formatting, it cost a realloc per piece.
+                scratch: String::with_capacity(MAX_RESULT.max(MAX_ARG_DEBUG) + 4),
                 ..State::default()
             }),
             tx,
@@ -515,17 +511,10 @@ impl CallCapture {
         }
     }
 
-    /// Whether every batch handed to the writer thread is in the file, so what is left may be
-    /// written on another path without overtaking it.
-    pub(crate) fn all_sent_written(&self) -> bool {
-        self.state().sent == self.head.batches_written()
-    }
-
-    /// The host calls done so far, handed over as one more batch (`all_sent_written` counts
-    /// it); `None` when there are none. Only once the call's future is gone: an import that
-    /// returned but whose decision span is still held (a refused request's `handle`, the task
-    /// behind it not yet dropped) is done too, since nothing it decides can reach the guest
-    /// any more.
+    /// The host calls done so far, handed over as one more batch; `None` when there are none.
+    /// Only once the call's future is gone: an import that returned but whose decision span
+    /// is still held (a refused request's `handle`, the task behind it not yet dropped) is
+    /// done too, since nothing it decides can reach the guest any more.
     pub(crate) fn take_done(&self) -> Option<HostBatch> {
         let mut st = self.state();
         let open = std::mem::take(&mut st.open);

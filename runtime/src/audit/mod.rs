@@ -2,10 +2,15 @@
 //! Lines file that an operator can trust after the fact.
 //!
 //! What it guards against:
-//! - *unaudited work*: a call's `start` record is on disk before the tool runs, every host call
-//!   is recorded, and if any record cannot be written the runtime's call hook refuses the next
-//!   host call and the call ends with [`crate::Error::Audit`] (exit 6) instead of a result.
-//!   Nothing runs on a sink that has failed.
+//! - *unaudited work*: a call's `start` record is queued to the writer before the tool runs,
+//!   every host call is recorded, and if any record cannot be written the runtime's call hook
+//!   refuses the next host call, no call starts, and a call ends with [`crate::Error::Audit`]
+//!   (exit 6) instead of a result. Nothing runs on a sink that has failed. With `fsync` (the
+//!   default) a call's result is returned only once all its records are on stable storage; the
+//!   writer commits the records of every call waiting with one `fdatasync` (group commit).
+//!   Without it, records are appended by the writer thread within [`writer::LINGER`] of being
+//!   queued and the call does not wait for them: a crash or a write failure can lose that last
+//!   millisecond of records (see docs/audit.md, "Durability").
 //! - *after-the-fact edits*: each record holds the hash of the one before it; `wasmgov audit
 //!   verify` names the first record whose hash or link is wrong. With an operator key, a signed
 //!   [checkpoint](checkpoint) after every call pins the chain head, so the file cannot be
@@ -26,8 +31,7 @@ pub mod verify;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::SyncSender;
-use std::sync::{Arc, Mutex, TryLockError};
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use crate::component::{ComponentInfo, WorldKind};
@@ -45,7 +49,7 @@ pub use writer::Health;
 
 use capture::{CallCapture, Captured};
 use record::Pending;
-use writer::{Msg, Writer};
+use writer::{Msg, Sender, Writer};
 
 /// Why the audit log could not be used. Every variant stops the work it was auditing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -97,9 +101,11 @@ impl AuditError {
 pub struct AuditOptions {
     /// Sign a checkpoint over the chain head after every call.
     pub checkpoint_key: Option<CheckpointKey>,
-    /// `fsync` the file at the end of every call (and load), before the result is returned.
-    /// Without it records are handed to the OS at the end of each call, and a power loss can
-    /// lose the last calls' records.
+    /// Durable: a call's result is returned only once its records are on stable storage (one
+    /// `fdatasync` shared by every call whose records are waiting), and a load's record too.
+    /// Without it the calls do not wait: the writer thread appends their records within
+    /// [`writer::LINGER`], and a crash, a power loss or a write failure can lose the records
+    /// of the last calls before it (the next call is then refused).
     pub fsync: bool,
 }
 
@@ -121,7 +127,7 @@ pub struct Audit {
 }
 
 struct Inner {
-    tx: Option<SyncSender<Msg>>,
+    tx: Option<Sender>,
     /// The writer, also used directly by callers that wait for a few records.
     core: Arc<Mutex<Writer>>,
     health: Arc<Health>,
@@ -135,7 +141,7 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // The writer writes what is queued, then stops.
         if let Some(tx) = self.tx.take() {
-            let _ = tx.send(Msg::Shutdown);
+            let _ = tx.send_all(vec![Msg::Shutdown], true);
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -278,16 +284,6 @@ impl Audit {
             .map_err(AuditError::Write)
     }
 
-    /// [`Self::write_here`] if the writer is free; a busy writer hands `msgs` back untouched.
-    fn try_write_here(&self, mut msgs: Vec<Msg>) -> Result<Result<(), AuditError>, Vec<Msg>> {
-        let mut w = match self.inner.core.try_lock() {
-            Ok(w) => w,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => return Err(msgs),
-        };
-        Ok(w.serve(&mut msgs).map_err(AuditError::Write))
-    }
-
     /// Hand `msgs` to the writer thread and wait for the answer to the last of them, which is
     /// a flush.
     async fn write_via_thread(&self, mut msgs: Vec<Msg>) -> Result<(), AuditError> {
@@ -300,21 +296,15 @@ impl Audit {
                 ack: Some(ack),
             }),
         }
-        for m in msgs {
-            self.send(m)?;
-        }
+        let tx = self.inner.tx.as_ref().ok_or_else(|| self.failed())?;
+        tx.send_all(msgs, true).map_err(|_| {
+            self.inner.health.fail("the audit writer stopped".into());
+            self.failed()
+        })?;
         match rx.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(why)) => Err(AuditError::Write(why)),
             Err(_) => Err(self.failed()),
-        }
-    }
-
-    /// Write `msgs` on this thread if the writer is free, else through the writer thread.
-    async fn write_soon(&self, msgs: Vec<Msg>) -> Result<(), AuditError> {
-        match self.try_write_here(msgs) {
-            Ok(r) => r,
-            Err(msgs) => self.write_via_thread(msgs).await,
         }
     }
 
@@ -330,10 +320,13 @@ impl Audit {
         Ok(id)
     }
 
-    /// Write the `start` record of a call and wait until the writer has it on file: a call
-    /// begins only on a sink that works.
+    /// Queue the `start` record of a call: a call begins only on a sink that works, and its
+    /// records follow the start in the log.
     pub(crate) async fn begin(&self, start: Start<'_>) -> Result<CallAudit, AuditError> {
         let tx = self.inner.tx.clone().ok_or_else(|| self.failed())?;
+        if !self.is_healthy() {
+            return Err(self.failed());
+        }
         let call: Arc<str> = match start.call_id {
             Some(id) => Arc::from(id),
             None => record::new_call_id(),
@@ -349,16 +342,16 @@ impl Audit {
         let capture = Arc::new(CallCapture::new(
             call.clone(),
             tool.clone(),
-            tx,
+            tx.clone(),
             self.inner.health.clone(),
         ));
         let (action, input) = match start.action {
             Action::Call(i) => ("call", i),
             Action::Describe => ("describe", &[][..]),
         };
-        // Written on this thread: a hop to the writer thread and back would cost more than the
-        // write. Not fsync'd (the call's end is).
-        self.write_soon(vec![Msg::Records(vec![Pending {
+        // Not waited for: the writer appends it before anything else of the call, and a call
+        // that waits for durability waits for it at its end.
+        let queued = tx.send(Msg::Records(vec![Pending {
             ts: SystemTime::now(),
             call: call.clone(),
             tool: tool.clone(),
@@ -376,8 +369,11 @@ impl Audit {
                 input_sha256: record::sha256_hex(input),
                 limits: start.limits,
             },
-        }])])
-        .await?;
+        }]));
+        if queued.is_err() {
+            self.inner.health.fail("the audit writer stopped".into());
+            return Err(self.failed());
+        }
         Ok(CallAudit {
             audit: self.clone(),
             capture,
@@ -457,8 +453,6 @@ impl CallAudit {
 
     /// Write the host calls recorded so far (so the log's observers have seen them) and wait.
     pub(crate) async fn flush_host_calls(&self) -> Result<(), AuditError> {
-        // As `finish` does: on this thread unless that could overtake an earlier batch.
-        let direct = self.capture.all_sent_written();
         // With nothing new, an empty batch: behind the earlier ones (in the writer thread's
         // queue, or behind the writer's hold on the log while it tells its observers), it
         // returns once the observers have seen them.
@@ -466,12 +460,9 @@ impl CallAudit {
             .capture
             .take_done()
             .unwrap_or_else(|| self.capture.take_empty());
-        let msgs = vec![Msg::HostCalls(batch)];
-        if direct {
-            self.audit.write_soon(msgs).await
-        } else {
-            self.audit.write_via_thread(msgs).await
-        }
+        self.audit
+            .write_via_thread(vec![Msg::HostCalls(batch)])
+            .await
     }
 
     /// The sink's health, for the call hook.
@@ -508,12 +499,21 @@ impl CallAudit {
                 ack: None,
             },
         ];
-        // On this thread when that cannot overtake the call's earlier batches and needs no
-        // fsync (which would block this thread for a disk write); else via the writer thread.
-        let r = if !fsync && self.capture.all_sent_written() {
-            self.audit.write_soon(msgs).await
-        } else {
+        // Durable: wait for the writer's fdatasync. Otherwise queue and go; a write that fails
+        // later stops every call after it.
+        let r = if fsync {
             self.audit.write_via_thread(msgs).await
+        } else {
+            match &self.audit.inner.tx {
+                Some(tx) => tx.send_all(msgs, false).map_err(|_| {
+                    self.audit
+                        .inner
+                        .health
+                        .fail("the audit writer stopped".into());
+                    self.audit.failed()
+                }),
+                None => Err(self.audit.failed()),
+            }
         };
         let r = r.and_then(|()| {
             if self.audit.is_healthy() {

@@ -228,8 +228,6 @@ pub(crate) struct CallHead {
     /// Microseconds since the epoch at `inst`.
     base_us: u64,
     inst: Instant,
-    /// Batches of this call the writer has appended.
-    written: std::sync::atomic::AtomicU64,
 }
 
 impl CallHead {
@@ -247,19 +245,7 @@ impl CallHead {
             call: call.into(),
             base_us,
             inst: Instant::now(),
-            written: std::sync::atomic::AtomicU64::new(0),
         }
-    }
-
-    /// The writer appended one more batch of this call.
-    pub(crate) fn batch_written(&self) {
-        self.written
-            .fetch_add(1, std::sync::atomic::Ordering::Release);
-    }
-
-    /// How many batches of this call the writer has appended.
-    pub(crate) fn batches_written(&self) -> u64 {
-        self.written.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The call's clock reading `at`, in microseconds since the epoch.

@@ -1,12 +1,20 @@
 //! The writer: the only code that touches the log file, shared by the writer thread and by
-//! callers that write a few records and wait for them (a thread hop costs more than the write).
+//! callers that write a record and wait for it (a tool's `load`, a quarantine release).
 //!
-//! Host-call records reach the writer thread through a bounded channel, so a tool that makes
-//! host calls faster than the disk takes them is slowed down (back-pressure), never allowed to
-//! lose records. The writer (under its mutex, whoever holds it) assigns `seq`, `prev` and
-//! `hash`, so records of concurrent calls form one chain. Each batch is appended under an
-//! exclusive file lock, and when the file grew since this writer's last append (another
-//! process writes the same log), the chain resumes from the file's last line.
+//! A call's records reach the writer thread through its [`Inbox`], a bounded FIFO: a tool that
+//! makes host calls faster than the disk takes them is slowed down (back-pressure), never
+//! allowed to lose records. The writer thread takes everything queued at once and appends it
+//! with one `write(2)` under one file lock, so the cost of the file is shared by every call
+//! whose records are waiting (group commit); a flush that asks for durability is answered after
+//! one `fdatasync` that covers every record queued before it. A call that does not wait for
+//! its records (a log without fsync) wakes the writer only when it is idle, and the writer then
+//! lingers up to [`LINGER`] gathering more, so a stream of calls costs one wake-up per batch,
+//! not per call.
+//!
+//! The writer (under its mutex, whoever holds it) assigns `seq`, `prev` and `hash`, so records
+//! of concurrent calls form one chain. Each batch is appended under an exclusive file lock, and
+//! when the file grew since this writer's last append (another process writes the same log),
+//! the chain resumes from the file's last line.
 //!
 //! The first write error marks the sink failed for good: every later flush reports it, and the
 //! runtime's call hook refuses the next host call of every running call (fail closed).
@@ -15,17 +23,20 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use super::AuditError;
 use super::checkpoint::CheckpointKey;
 use super::observe::{Event, HostCallEvent, Observer, RecordEvent};
 use super::record::{self, Body, GENESIS_HEX, Hex64, HostBatch, HostCallItem, Pending, TsCache};
 
-/// Records per message sent to the writer, and messages the channel holds before senders wait.
+/// Host-call records per message sent to the writer.
 pub(crate) const BATCH: usize = 256;
-pub(crate) const CHANNEL: usize = 4;
+/// Records the inbox holds before senders wait for the writer.
+const MAX_QUEUED: usize = 16 * BATCH;
+/// Longest a record that nobody waits for stays queued before the writer appends it.
+pub(crate) const LINGER: Duration = Duration::from_millis(1);
 /// Bytes appended between two writeback starts when calls end with an fsync.
 const WRITEBACK_EVERY: u64 = 4 << 20;
 
@@ -324,11 +335,6 @@ impl Writer {
             }
             self.known_len = self.known_len.map(|l| l + self.buf.len() as u64);
             self.head = head;
-            for m in items {
-                if let Msg::HostCalls(b) = m {
-                    b.head.batch_written();
-                }
-            }
             Ok(())
         })();
         if self.regular {
@@ -453,24 +459,134 @@ pub(crate) fn lock(w: &Mutex<Writer>) -> std::sync::MutexGuard<'_, Writer> {
     w.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Serve messages until the shutdown message or until every sender is gone.
-fn run(writer: Arc<Mutex<Writer>>, rx: Receiver<Msg>) {
-    let mut items: Vec<Msg> = Vec::new();
-    while let Ok(first) = rx.recv() {
-        let mut stop = matches!(first, Msg::Shutdown);
-        items.push(first);
-        // Take what else is waiting, so one lock and one write cover many records.
-        while !stop && items.len() < CHANNEL {
-            match rx.try_recv() {
-                Ok(m) => {
-                    stop = matches!(m, Msg::Shutdown);
-                    items.push(m);
-                }
-                Err(_) => break,
+/// What is queued for the writer thread.
+#[derive(Default)]
+struct Queued {
+    msgs: Vec<Msg>,
+    /// Records in `msgs` (host calls count one each).
+    records: usize,
+    /// Someone waits for an answer, or the queue is full: write now, without lingering.
+    urgent: bool,
+    /// The writer thread waits for the first message (so a sender must wake it).
+    idle: bool,
+    /// The writer stopped: nothing more is taken.
+    closed: bool,
+    /// Senders waiting for room.
+    blocked: usize,
+}
+
+/// The writer thread's inbox: a bounded FIFO of messages with its two wake-ups.
+#[derive(Default)]
+pub(crate) struct Inbox {
+    q: Mutex<Queued>,
+    /// The writer waits here for messages.
+    ready: Condvar,
+    /// Senders wait here for room.
+    room: Condvar,
+}
+
+/// The writer thread is gone; nothing more can be written.
+#[derive(Debug)]
+pub(crate) struct Stopped;
+
+/// A handle that queues messages for the writer thread. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Sender(Arc<Inbox>);
+
+fn records_in(m: &Msg) -> usize {
+    match m {
+        Msg::Records(r) => r.len(),
+        Msg::HostCalls(b) => b.items.len(),
+        _ => 1,
+    }
+}
+
+impl Inbox {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queued> {
+        self.q.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Sender {
+    /// Queue `m`; written within [`LINGER`] (sooner when the queue fills or a flush waits).
+    /// Blocks while the queue is full (back-pressure).
+    pub(crate) fn send(&self, m: Msg) -> Result<(), Stopped> {
+        self.send_all(vec![m], false)
+    }
+
+    /// Queue `msgs` in order; `urgent` when someone waits for their answer.
+    pub(crate) fn send_all(&self, msgs: Vec<Msg>, urgent: bool) -> Result<(), Stopped> {
+        let inbox = &*self.0;
+        let n: usize = msgs.iter().map(records_in).sum();
+        let mut q = inbox.lock();
+        while !q.closed && q.records > 0 && q.records + n > MAX_QUEUED {
+            if !q.urgent {
+                q.urgent = true;
+                inbox.ready.notify_one();
             }
+            q.blocked += 1;
+            q = inbox.room.wait(q).unwrap_or_else(|p| p.into_inner());
+            q.blocked -= 1;
         }
+        if q.closed {
+            return Err(Stopped);
+        }
+        q.records += n;
+        q.msgs.extend(msgs);
+        // A notify is a system call: only when the writer waits for a first message, or
+        // lingers while this one needs an answer.
+        let wake = q.idle || (urgent && !q.urgent);
+        q.urgent |= urgent;
+        if wake {
+            q.idle = false;
+            inbox.ready.notify_one();
+        }
+        Ok(())
+    }
+}
+
+/// Take batches from `inbox` and append them until a shutdown message.
+fn run(writer: Arc<Mutex<Writer>>, inbox: Arc<Inbox>) {
+    loop {
+        let mut items = {
+            let mut q = inbox.lock();
+            let mut since: Option<Instant> = None;
+            loop {
+                if q.msgs.is_empty() {
+                    q.idle = true;
+                    q = inbox.ready.wait(q).unwrap_or_else(|p| p.into_inner());
+                    q.idle = false;
+                    since = Some(Instant::now());
+                    continue;
+                }
+                if q.urgent {
+                    break;
+                }
+                let waited = since.get_or_insert_with(Instant::now).elapsed();
+                let Some(left) = LINGER.checked_sub(waited).filter(|d| !d.is_zero()) else {
+                    break;
+                };
+                q = inbox
+                    .ready
+                    .wait_timeout(q, left)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+            }
+            q.urgent = false;
+            q.records = 0;
+            if q.blocked > 0 {
+                inbox.room.notify_all();
+            }
+            std::mem::take(&mut q.msgs)
+        };
+        let stop = items.iter().any(|m| matches!(m, Msg::Shutdown));
         let _ = lock(&writer).serve(&mut items);
         if stop {
+            let mut q = inbox.lock();
+            q.closed = true;
+            // What was queued behind the shutdown is answered as failed by dropping its acks.
+            q.msgs.clear();
+            inbox.room.notify_all();
             return;
         }
     }
@@ -479,14 +595,15 @@ fn run(writer: Arc<Mutex<Writer>>, rx: Receiver<Msg>) {
 /// Start the writer thread over the shared `writer`; returns its sender.
 pub(crate) fn spawn(
     writer: Arc<Mutex<Writer>>,
-) -> Result<(SyncSender<Msg>, std::thread::JoinHandle<()>), AuditError> {
-    let (tx, rx) = std::sync::mpsc::sync_channel(CHANNEL);
+) -> Result<(Sender, std::thread::JoinHandle<()>), AuditError> {
+    let inbox = Arc::new(Inbox::default());
+    let theirs = inbox.clone();
     let handle = std::thread::Builder::new()
         .name("wasmgov-audit".into())
-        .spawn(move || run(writer, rx))
+        .spawn(move || run(writer, theirs))
         .map_err(|e| AuditError::Open {
             path: PathBuf::new(),
             reason: format!("cannot start the audit writer thread: {e}"),
         })?;
-    Ok((tx, handle))
+    Ok((Sender(inbox), handle))
 }
