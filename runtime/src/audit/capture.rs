@@ -4,7 +4,8 @@
 //! with the `tracing` flag: every import call opens a span named `wit-bindgen import` (target =
 //! the module path of the generated interface, e.g. `…::wasi::filesystem::types`), emits a
 //! `call` event with the arguments and a `return` event with the result. Each such span becomes
-//! one `host-call` record.
+//! one `host-call` record, except that a run of identical side-effect-free calls (a clock read
+//! in a loop; see [`HostCallItem::absorb`]) becomes one record with a `count`.
 //!
 //! How, cheaply: one process-wide [`Router`] subscriber does no span bookkeeping of its own.
 //! While a call's future is polled (inside [`Captured`]) the router is the thread's default
@@ -340,6 +341,8 @@ impl Open {
             decision,
             outcome,
             reason,
+            count: 1,
+            last: self.at,
         }
     }
 }
@@ -431,6 +434,11 @@ impl CallCapture {
                 return false;
             }
             let item = st.open.remove(i).finish();
+            // A repeat of the newest host call not yet handed over (a clock read in a loop):
+            // counted into its record, no new one. Never watched, so nothing else to do.
+            if st.done.last_mut().is_some_and(|prev| prev.absorb(&item)) {
+                return true;
+            }
             // A denial or a sensitive open goes to the writer (and so to detection) soon, not
             // with the next full batch: at most every URGENT_EVERY, so a deny flood still
             // travels in batches.
