@@ -44,6 +44,8 @@ pub(crate) struct HostCall {
     pub(crate) outcome: Box<str>,
     pub(crate) reason: Option<Box<str>>,
     pub(crate) us: u64,
+    /// Host calls the record stands for (a run of identical side-effect-free calls), 1 or more.
+    pub(crate) count: u64,
 }
 
 impl Item {
@@ -69,6 +71,7 @@ impl Item {
                 outcome: h.outcome.into(),
                 reason: h.reason.map(Into::into),
                 us: h.us,
+                count: h.count,
             }),
             Event::Written { .. } => return None,
             Event::Failed => Self::AuditFailed {

@@ -155,6 +155,9 @@ pub(crate) fn host_call_event(h: &HostCall) -> SpanEvent {
         KeyValue::new("wasmgov.outcome", h.outcome.to_string()),
         KeyValue::new("wasmgov.us", int(h.us)),
     ];
+    if h.count > 1 {
+        a.push(KeyValue::new("wasmgov.count", int(h.count)));
+    }
     if let Some(r) = &h.reason {
         a.push(KeyValue::new("wasmgov.reason", r.to_string()));
     }
@@ -300,6 +303,9 @@ fn host_call_log(h: &HostCall) -> LogParts {
         (Key::from("wasmgov.outcome"), h.outcome.to_string().into()),
         (Key::from("wasmgov.us"), AnyValue::Int(int(h.us))),
     ]);
+    if h.count > 1 {
+        attributes.push((Key::from("wasmgov.count"), AnyValue::Int(int(h.count))));
+    }
     if let Some(r) = &h.reason {
         attributes.push((Key::from("wasmgov.reason"), r.to_string().into()));
     }
@@ -318,6 +324,9 @@ fn host_call_log(h: &HostCall) -> LogParts {
         decision_str(h.decision),
         h.outcome
     );
+    if h.count > 1 {
+        body.push_str(&format!(" ×{}", h.count));
+    }
     for (k, v) in &h.args {
         let v = match v {
             ArgValue::Text(t) => one_line(t),

@@ -771,7 +771,14 @@ mod tests {
             assert!(run.absorb(&item(&CLOCK, at)));
         }
         let mut out = Vec::new();
-        let h = write_host_call(&mut out, &mut TsCache::default(), &head, &run, 0, &GENESIS_HEX);
+        let h = write_host_call(
+            &mut out,
+            &mut TsCache::default(),
+            &head,
+            &run,
+            0,
+            &GENESIS_HEX,
+        );
         let line = out.strip_suffix(b"\n").unwrap();
         let v: serde_json::Value = serde_json::from_slice(line).unwrap();
         assert_eq!(v["count"], 5);

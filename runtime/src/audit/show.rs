@@ -372,7 +372,10 @@ mod tests {
             "func": "now", "decision": "allow", "outcome": "ok", "count": 1000,
             "ts_last": "2026-12-02T00:00:01.250100Z", "us": 812});
         let (_, cells) = row(&r);
-        assert_eq!(cells[6], "now ×1000 -> ok (812 µs in all, last 00:00:01.250)");
+        assert_eq!(
+            cells[6],
+            "now ×1000 -> ok (812 µs in all, last 00:00:01.250)"
+        );
     }
 
     #[test]

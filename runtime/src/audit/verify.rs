@@ -192,7 +192,10 @@ pub fn verify(mut r: impl BufRead, opts: &VerifyOptions) -> std::io::Result<Veri
                 let Some(n) = n else {
                     rep.problem = Some(bad(format!(
                         "`count` is {}, not a number of host calls of at least 2",
-                        c.count.as_ref().map(ToString::to_string).unwrap_or_default()
+                        c.count
+                            .as_ref()
+                            .map(ToString::to_string)
+                            .unwrap_or_default()
                     )));
                     return Ok(rep);
                 };
