@@ -449,6 +449,35 @@ async fn a_run_of_clock_reads_is_one_record_until_another_call_breaks_it() {
 }
 
 #[tokio::test]
+async fn a_long_run_of_clock_reads_reaches_the_log_in_pieces_of_at_most_100_ms() {
+    // A tool that only reads the clock must not keep its whole run unwritten until the call
+    // ends: a run is handed to the writer once it spans 100 ms.
+    let (dir, log) = temp_log();
+    let rt = audited_runtime_env(&log, AuditOptions::default());
+    let t = storm(&rt, &data_dir(dir.path()));
+    let n = 1_000_000u64;
+    run_ok(&t, json!({"n": n, "op": "clock"})).await;
+    let rs = records(&log);
+    let ids = calls(&rs);
+    let nows: Vec<Value> = host_calls_of(&rs, &ids[0])
+        .into_iter()
+        .filter(|r| r["func"] == "now")
+        .collect();
+    assert_eq!(nows.iter().map(count_of).sum::<u64>(), n);
+    let end = rs.last().expect("end");
+    let us = end["us"].as_u64().expect("us");
+    assert!(
+        nows.len() as u64 >= us / 150_000,
+        "{} records for a call of {us} µs",
+        nows.len()
+    );
+    // When the call was long, no piece holds the whole run.
+    if us > 300_000 {
+        assert!(nows.iter().all(|r| count_of(r) < n), "{nows:#?}");
+    }
+}
+
+#[tokio::test]
 async fn verify_names_a_record_whose_count_was_edited() {
     let (dir, log) = temp_log();
     {
