@@ -20,7 +20,9 @@
 //! 2026-12-02, runs of identical clock reads as one record, `cargo bench --bench audit --
 //! host_calls_100k_clock --warm-up-time 1 --measurement-time 3`, with other engineers' builds
 //! on the same two cores (load average 4–5): before, off 18.5 ms → on 105.7 ms (5.7×), no
-//! fsync 100.9 ms; after, off 12.0 ms → on 49.2 ms (4.1×), no fsync 47.7 ms, signed 49.7 ms.
+//! fsync 100.9 ms; after, off 12.0 ms → on 49.2 ms (4.1×), no fsync 47.7 ms, signed 49.7 ms;
+//! a rerun of the final code, off 12.3 ms → on 35.3 ms (2.9×), no fsync 34.4 ms, signed
+//! 44.9 ms (the spread between the two is the machine's load).
 //! The writer now has nothing to do; what is left is the tracing capture on the tool's thread
 //! (~0.37 µs per host call, two of its clock reads alone ~11 % of the profile), so the 1.5×
 //! goal is not met for the clock.
