@@ -25,6 +25,6 @@ pub mod secrets;
 
 pub use host_memory::{HostMemory, HostMemoryExceeded};
 pub use limiter::{MemoryLimitExceeded, MemoryLimiter};
-pub use linker::{SUPPORTED_INTERFACES, build_linker, is_supported_import};
+pub use linker::{SIDE_EFFECT_FREE, SUPPORTED_INTERFACES, build_linker, is_supported_import};
 pub use output::{OutputBudget, OutputLimitExceeded};
 pub use sandbox::{GuestLog, Sandbox, SandboxConfig};

@@ -47,6 +47,29 @@ pub const SUPPORTED_INTERFACES: &[&str] = &[
     "wasmgov:tool/types",
 ];
 
+/// Host calls, as (interface, function), that take no argument a grant decides on and change
+/// nothing outside the sandbox: reading a clock or its resolution, a random `u64` or seed, a
+/// pollable's or an output stream's readiness, and making a stream's pollable. The audit log
+/// may record a run of identical ones as one record with a count (DESIGN.md, "Audit log").
+///
+/// Deliberately absent: `get-random-bytes` and `get-insecure-random-bytes` (their `len` is a
+/// size the host bounds), `subscribe-duration` and `subscribe-instant` (they carry a time),
+/// `poll` (a list of pollables), `pollable.block` (it waits, so a record costs nothing next to
+/// it, and each wait keeps its own time), and every call that reads or writes data.
+pub const SIDE_EFFECT_FREE: &[(&str, &str)] = &[
+    ("wasi:clocks/monotonic-clock", "now"),
+    ("wasi:clocks/monotonic-clock", "resolution"),
+    ("wasi:clocks/wall-clock", "now"),
+    ("wasi:clocks/wall-clock", "resolution"),
+    ("wasi:random/random", "get-random-u64"),
+    ("wasi:random/insecure", "get-insecure-random-u64"),
+    ("wasi:random/insecure-seed", "insecure-seed"),
+    ("wasi:io/poll", "[method]pollable.ready"),
+    ("wasi:io/streams", "[method]output-stream.check-write"),
+    ("wasi:io/streams", "[method]output-stream.subscribe"),
+    ("wasi:io/streams", "[method]input-stream.subscribe"),
+];
+
 /// Whether an import name such as `wasi:cli/stdout@0.2.4` is one the host serves.
 ///
 /// WASI imports must be 0.2.x (the linker matches semver-compatibly within 0.2);
@@ -93,6 +116,14 @@ pub fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<Sandbox>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn side_effect_free_calls_are_of_served_interfaces_and_never_sized_or_waiting() {
+        for (iface, func) in SIDE_EFFECT_FREE {
+            assert!(SUPPORTED_INTERFACES.contains(iface), "{iface}");
+            assert!(!func.contains("bytes") && !func.contains("block"), "{func}");
+        }
+    }
 
     #[test]
     fn only_known_interfaces_at_known_versions_are_supported() {

@@ -44,6 +44,10 @@ pub(crate) struct HostCall {
     pub(crate) outcome: Box<str>,
     pub(crate) reason: Option<Box<str>>,
     pub(crate) us: u64,
+    /// Host calls the record stands for (a run of identical side-effect-free calls), 1 or more.
+    pub(crate) count: u64,
+    /// When the last call of the run began (`ts` for a single call).
+    pub(crate) ts_last: SystemTime,
 }
 
 impl Item {
@@ -69,6 +73,8 @@ impl Item {
                 outcome: h.outcome.into(),
                 reason: h.reason.map(Into::into),
                 us: h.us,
+                count: h.count,
+                ts_last: SystemTime::UNIX_EPOCH + Duration::from_micros(h.last_ts_us),
             }),
             Event::Written { .. } => return None,
             Event::Failed => Self::AuditFailed {

@@ -155,6 +155,9 @@ pub(crate) fn host_call_event(h: &HostCall) -> SpanEvent {
         KeyValue::new("wasmgov.outcome", h.outcome.to_string()),
         KeyValue::new("wasmgov.us", int(h.us)),
     ];
+    if h.count > 1 {
+        a.push(KeyValue::new("wasmgov.count", int(h.count)));
+    }
     if let Some(r) = &h.reason {
         a.push(KeyValue::new("wasmgov.reason", r.to_string()));
     }
@@ -300,6 +303,13 @@ fn host_call_log(h: &HostCall) -> LogParts {
         (Key::from("wasmgov.outcome"), h.outcome.to_string().into()),
         (Key::from("wasmgov.us"), AnyValue::Int(int(h.us))),
     ]);
+    if h.count > 1 {
+        attributes.push((Key::from("wasmgov.count"), AnyValue::Int(int(h.count))));
+        attributes.push((
+            Key::from("wasmgov.ts_last"),
+            wasmgov_runtime::audit::record::format_ts(h.ts_last).into(),
+        ));
+    }
     if let Some(r) = &h.reason {
         attributes.push((Key::from("wasmgov.reason"), r.to_string().into()));
     }
@@ -318,6 +328,9 @@ fn host_call_log(h: &HostCall) -> LogParts {
         decision_str(h.decision),
         h.outcome
     );
+    if h.count > 1 {
+        body.push_str(&format!(" ×{}", h.count));
+    }
     for (k, v) in &h.args {
         let v = match v {
             ArgValue::Text(t) => one_line(t),
@@ -474,6 +487,47 @@ mod tests {
             ])))
         );
         assert_eq!(p.trace, Some(call_ids("C1")));
+    }
+
+    #[test]
+    fn a_run_of_identical_calls_exports_its_count() {
+        let h = |count| HostCall {
+            seq: 4,
+            ts: SystemTime::UNIX_EPOCH,
+            call: "C1".into(),
+            tool: "t@1.0.0".into(),
+            iface: "wasi:clocks/monotonic-clock".into(),
+            func: "now".into(),
+            args: Vec::new(),
+            decision: Decision::Allow,
+            outcome: "ok".into(),
+            reason: None,
+            us: 812,
+            count,
+            ts_last: SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(1_250_000),
+        };
+        let run = log_of(&Item::HostCall(h(1000)));
+        assert_eq!(attr(&run, "wasmgov.count"), Some(&AnyValue::Int(1000)));
+        assert_eq!(
+            attr(&run, "wasmgov.ts_last"),
+            Some(&AnyValue::from("1970-01-01T00:00:01.250000Z"))
+        );
+        assert!(run.body.contains("now allow ok ×1000"), "{}", run.body);
+        let e = host_call_event(&h(1000));
+        assert!(
+            e.attributes
+                .iter()
+                .any(|kv| kv.key.as_str() == "wasmgov.count" && kv.value == Value::I64(1000))
+        );
+        // A single call has no count.
+        let one = log_of(&Item::HostCall(h(1)));
+        assert_eq!(attr(&one, "wasmgov.count"), None);
+        assert!(
+            host_call_event(&h(1))
+                .attributes
+                .iter()
+                .all(|kv| kv.key.as_str() != "wasmgov.count")
+        );
     }
 
     #[test]

@@ -215,7 +215,8 @@ impl Observer for Metrics {
                             ("tool", tool_name(h.tool)),
                             ("iface", h.iface.to_owned()),
                         ])
-                        .inc();
+                        // Calls, not records (a denial is never one of a counted run).
+                        .inc_by(h.count);
                 }
             }
             Event::Written { records, latency } => {

@@ -132,19 +132,21 @@ fn verify(a: AuditVerifyArgs) -> anyhow::Result<i32> {
     if opts.key.is_some() {
         writeln!(
             out,
-            "OK {}: {} records, {} calls, {} checkpoints verified",
+            "OK {}: {} records, {} calls, {} host calls, {} checkpoints verified",
             a.file.display(),
             rep.records,
             rep.calls,
+            rep.host_calls,
             rep.checkpoints
         )?;
     } else {
         writeln!(
             out,
-            "OK {}: {} records, {} calls; {} checkpoint records NOT verified (no --key)",
+            "OK {}: {} records, {} calls, {} host calls; {} checkpoint records NOT verified (no --key)",
             a.file.display(),
             rep.records,
             rep.calls,
+            rep.host_calls,
             rep.unverified_checkpoints
         )?;
         writeln!(

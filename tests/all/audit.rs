@@ -65,6 +65,21 @@ pub(crate) fn host_calls_of(rs: &[Value], call: &str) -> Vec<Value> {
         .collect()
 }
 
+/// How many host calls a `host-call` record stands for: its `count` (a run of identical
+/// side-effect-free calls), or 1.
+pub(crate) fn count_of(r: &Value) -> u64 {
+    r.get("count").and_then(Value::as_u64).unwrap_or(1)
+}
+
+/// The host calls of `func` that call `call` made, counting each record's `count`.
+pub(crate) fn calls_of_func(rs: &[Value], call: &str, func: &str) -> u64 {
+    host_calls_of(rs, call)
+        .iter()
+        .filter(|r| r["func"] == func)
+        .map(count_of)
+        .sum()
+}
+
 pub(crate) fn calls(rs: &[Value]) -> Vec<String> {
     rs.iter()
         .filter(|r| r["kind"] == "start")
@@ -130,7 +145,7 @@ async fn every_host_call_is_recorded_and_the_chain_verifies() {
         json!({"n": 3, "op": "stat", "path": "/data/secret-content.txt"}),
     )
     .await;
-    run_ok(&t, json!({"n": 2, "op": "log"})).await;
+    run_ok(&t, json!({"n": 5, "op": "log"})).await;
     let rs = records(&log);
     let load = &rs[0];
     assert_eq!(load["kind"], "load");
@@ -147,26 +162,48 @@ async fn every_host_call_is_recorded_and_the_chain_verifies() {
     assert_eq!(load["grant"]["fs"][0]["guest"], "/data");
     let ids = calls(&rs);
     assert_eq!(ids.len(), 3);
+    // 1000 clock reads in a row, side-effect-free and without arguments: one record that
+    // counts them, from the first read's time to the last's.
     let clock = host_calls_of(&rs, &ids[0]);
-    let nows = clock
+    let nows: Vec<&Value> = clock
         .iter()
         .filter(|r| r["iface"] == "wasi:clocks/monotonic-clock" && r["func"] == "now")
-        .count();
-    assert_eq!(nows, 1000, "one record per host call");
+        .collect();
+    assert_eq!(nows.len(), 1, "one record for the run: {nows:#?}");
+    assert_eq!(nows[0]["count"], 1000);
+    assert!(nows[0]["ts_last"].as_str() >= nows[0]["ts"].as_str());
+    assert_eq!(nows[0]["decision"], "allow");
+    // The end record's host calls (counted by the call hook) are the records' counts summed.
+    let end = rs
+        .iter()
+        .find(|r| r["call"] == ids[0].as_str() && r["kind"] == "end")
+        .expect("end");
+    assert_eq!(end["host_calls"], clock.iter().map(count_of).sum::<u64>());
     let stat = host_calls_of(&rs, &ids[1]);
+    // A filesystem call has a path: every one has its own record, none a count.
+    assert_eq!(
+        stat.iter()
+            .filter(|r| r["func"] == "[method]descriptor.stat-at")
+            .count(),
+        3
+    );
+    assert!(stat.iter().all(|r| r.get("count").is_none()), "{stat:#?}");
     assert!(stat.iter().any(|r| r["iface"] == "wasi:filesystem/types"
         && r["func"] == "[method]descriptor.stat-at"
         && r["args"]["path"] == "secret-content.txt"
         && r["decision"] == "allow"
         && r["outcome"] == "ok"));
+    // Identical consecutive log calls still have a record each: a log writes out of the
+    // sandbox.
     let log_calls = host_calls_of(&rs, &ids[2]);
     assert_eq!(
         log_calls
             .iter()
             .filter(|r| r["iface"] == "wasmgov:tool/host" && r["func"] == "log")
             .count(),
-        2
+        5
     );
+    assert!(log_calls.iter().all(|r| r.get("count").is_none()));
     // Every call has a start and an end, in order, with the call's numbers.
     for id in &ids {
         let mine: Vec<&Value> = rs.iter().filter(|r| r["call"] == id.as_str()).collect();
@@ -184,6 +221,23 @@ async fn every_host_call_is_recorded_and_the_chain_verifies() {
     let rep = verify_file(&log, &VerifyOptions::default()).expect("verify");
     assert!(rep.ok(), "{rep:?}");
     assert_eq!(rep.records, rs.len() as u64);
+    let counted: u64 = rs
+        .iter()
+        .filter(|r| r["kind"] == "host-call")
+        .map(count_of)
+        .sum();
+    assert_eq!(
+        rep.host_calls, counted,
+        "verify's host-call total reads `count`"
+    );
+    assert!(counted > 1000 + 3 + 5);
+    // The call hook also counts transitions that are not imports (resource drops): never fewer.
+    let hooked: u64 = rs
+        .iter()
+        .filter(|r| r["kind"] == "end")
+        .map(|r| r["host_calls"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(counted <= hooked, "{counted} > {hooked}");
     assert_eq!(rep.unsigned_loads, 1);
     assert!(rep.unfinished.is_empty(), "{:?}", rep.unfinished);
 }
@@ -290,8 +344,10 @@ async fn verify_names_the_first_bad_seq_for_each_kind_of_tampering() {
             },
         );
         let t = storm(&rt, &data_dir(dir.path()));
-        run_ok(&t, json!({"n": 5, "op": "clock"})).await;
-        run_ok(&t, json!({"n": 5, "op": "clock"})).await;
+        // Records of their own (each has a path), so records 4..7 are host calls.
+        let stat = json!({"n": 5, "op": "stat", "path": "/data/secret-content.txt"});
+        run_ok(&t, stat.clone()).await;
+        run_ok(&t, stat).await;
     }
     let with_key = VerifyOptions {
         key: Some(verifier.clone()),
@@ -368,6 +424,100 @@ async fn verify_names_the_first_bad_seq_for_each_kind_of_tampering() {
     let stripped = rehash(&stripped);
     let p = check(&stripped, &with_key).expect("no checkpoint fails with the key");
     assert!(p.what.contains("no checkpoint"), "{p}");
+}
+
+#[tokio::test]
+async fn a_run_of_clock_reads_is_one_record_until_another_call_breaks_it() {
+    let (dir, log) = temp_log();
+    let rt = audited_runtime_env(&log, AuditOptions::default());
+    let t = storm(&rt, &data_dir(dir.path()));
+    // Each round: two clock reads, then a log.
+    run_ok(&t, json!({"n": 4, "op": "clock-log"})).await;
+    let rs = records(&log);
+    let ids = calls(&rs);
+    let hc = host_calls_of(&rs, &ids[0]);
+    let shape: Vec<(String, u64)> = hc
+        .iter()
+        .map(|r| (r["func"].as_str().unwrap_or("").to_string(), count_of(r)))
+        .collect();
+    let round = [("now".to_string(), 2), ("log".to_string(), 1)];
+    let want: Vec<(String, u64)> = round.iter().cycle().take(8).cloned().collect();
+    assert_eq!(shape, want, "{hc:#?}");
+    let end = rs.last().expect("end");
+    assert_eq!(end["host_calls"], hc.iter().map(count_of).sum::<u64>());
+    assert_eq!(calls_of_func(&rs, &ids[0], "now"), 8);
+}
+
+#[tokio::test]
+async fn a_long_run_of_clock_reads_reaches_the_log_in_pieces_of_at_most_100_ms() {
+    // A tool that only reads the clock must not keep its whole run unwritten until the call
+    // ends: a run is handed to the writer once it spans 100 ms.
+    let (dir, log) = temp_log();
+    let rt = audited_runtime_env(&log, AuditOptions::default());
+    let t = storm(&rt, &data_dir(dir.path()));
+    let n = 1_000_000u64;
+    run_ok(&t, json!({"n": n, "op": "clock"})).await;
+    let rs = records(&log);
+    let ids = calls(&rs);
+    let nows: Vec<Value> = host_calls_of(&rs, &ids[0])
+        .into_iter()
+        .filter(|r| r["func"] == "now")
+        .collect();
+    assert_eq!(nows.iter().map(count_of).sum::<u64>(), n);
+    let end = rs.last().expect("end");
+    let us = end["us"].as_u64().expect("us");
+    assert!(
+        nows.len() as u64 >= us / 150_000,
+        "{} records for a call of {us} µs",
+        nows.len()
+    );
+    // When the call was long, no piece holds the whole run.
+    if us > 300_000 {
+        assert!(nows.iter().all(|r| count_of(r) < n), "{nows:#?}");
+    }
+}
+
+#[tokio::test]
+async fn verify_names_a_record_whose_count_was_edited() {
+    let (dir, log) = temp_log();
+    {
+        let rt = audited_runtime_env(&log, AuditOptions::default());
+        let t = storm(&rt, &data_dir(dir.path()));
+        run_ok(&t, json!({"n": 50, "op": "clock"})).await;
+    }
+    let good = verify_file(&log, &VerifyOptions::default()).expect("verify");
+    assert!(good.ok(), "{good:?}");
+    assert_eq!(good.host_calls, 50);
+    let lines: Vec<String> = std::fs::read_to_string(&log)
+        .expect("read")
+        .lines()
+        .map(String::from)
+        .collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("\"count\":50,"))
+        .expect("a record counting the 50 reads");
+    let check = |lines: &[String]| {
+        let p = dir.path().join("tampered.jsonl");
+        std::fs::write(&p, lines.join("\n") + "\n").expect("write");
+        verify_file(&p, &VerifyOptions::default()).expect("verify")
+    };
+    // Fewer reads claimed: the record's hash no longer matches.
+    let mut edited = lines.clone();
+    edited[at] = edited[at].replace("\"count\":50,", "\"count\":5,");
+    let rep = check(&edited);
+    let p = rep.problem.expect("an edited count fails");
+    assert_eq!(p.seq, at as u64, "{p}");
+    assert!(p.what.contains("edited"), "{p}");
+    // Rewritten with fresh hashes, a count no writer writes is still named.
+    for bad in ["1", "0", "\"50\"", "-3"] {
+        let mut forged = lines.clone();
+        forged[at] = forged[at].replace("\"count\":50,", &format!("\"count\":{bad},"));
+        let rep = check(&rehash(&forged));
+        let p = rep.problem.expect("a malformed count fails");
+        assert_eq!(p.seq, at as u64, "{p}");
+        assert!(p.what.contains("`count`"), "{p}");
+    }
 }
 
 /// What a forger with write access does: renumber, relink and rehash every line.
@@ -515,15 +665,7 @@ fn processes_appending_to_one_log_keep_one_chain() {
     let rs = records(&log);
     let ids = calls(&rs);
     assert_eq!(ids.len(), 7);
-    let mut counts: Vec<usize> = ids
-        .iter()
-        .map(|id| {
-            host_calls_of(&rs, id)
-                .iter()
-                .filter(|r| r["func"] == "now")
-                .count()
-        })
-        .collect();
+    let mut counts: Vec<u64> = ids.iter().map(|id| calls_of_func(&rs, id, "now")).collect();
     counts.sort_unstable();
     assert_eq!(counts, vec![600, 601, 602, 603, 700, 700, 700]);
 }
@@ -533,7 +675,8 @@ fn audit_show_json_streams_and_stops_quietly_when_its_reader_does() {
     // `audit show --json LOG | head` on a large log: the first lines come out, and when the
     // reader goes away the command ends with 0 instead of an error about the closed pipe.
     let (dir, log) = temp_log();
-    let args = storm_cli_args(&log, r#"{"n":20000,"op":"clock"}"#);
+    // Log calls: a record each (clock reads would be one record with a count).
+    let args = storm_cli_args(&log, r#"{"n":20000,"op":"log"}"#);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (code, _, err) = crate::support::run(&args);
     assert_eq!(code, 0, "{err}");
@@ -596,7 +739,12 @@ fn cli_run_writes_the_log_that_audit_verify_and_show_read() {
         "allow",
     ]);
     assert_eq!(code, 0);
-    assert_eq!(out.lines().count(), 3, "{out}");
+    // The three clock reads are one record that counts them.
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.contains("\"count\":3"), "{out}");
+    let (code, out, _) = crate::support::run(&["audit", "show", crate::support::s(&log)]);
+    assert_eq!(code, 0);
+    assert!(out.contains("now ×3 -> ok"), "{out}");
     // Tampering makes verify fail with exit 1 and name the seq.
     let text = std::fs::read_to_string(&log).expect("read");
     std::fs::write(&log, text.replacen("\"now\"", "\"nop\"", 1)).expect("write");

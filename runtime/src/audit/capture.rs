@@ -4,7 +4,8 @@
 //! with the `tracing` flag: every import call opens a span named `wit-bindgen import` (target =
 //! the module path of the generated interface, e.g. `…::wasi::filesystem::types`), emits a
 //! `call` event with the arguments and a `return` event with the result. Each such span becomes
-//! one `host-call` record.
+//! one `host-call` record, except that a run of identical side-effect-free calls (a clock read
+//! in a loop; see [`HostCallItem::absorb`]) becomes one record with a `count`.
 //!
 //! How, cheaply: one process-wide [`Router`] subscriber does no span bookkeeping of its own.
 //! While a call's future is polled (inside [`Captured`]) the router is the thread's default
@@ -50,6 +51,11 @@ use super::writer::{BATCH, Health, Msg, Sender};
 
 /// Least time between two early hand-overs of a call's host calls to the writer.
 const URGENT_EVERY: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Longest a run of identical calls (one record with a count) grows before it is handed to the
+/// writer: a tool that does nothing but read the clock still reaches the log every so often,
+/// so a crash loses no more of it than this.
+const RUN_SPAN: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The span name `bindgen!` gives every traced import (wasmtime 48).
 pub const IMPORT_SPAN: &str = "wit-bindgen import";
@@ -339,6 +345,8 @@ impl Open {
             decision,
             outcome,
             reason,
+            count: 1,
+            last: self.at,
         }
     }
 }
@@ -427,13 +435,27 @@ impl CallCapture {
                 return false;
             }
             let item = st.open.remove(i).finish();
+            // A repeat of the newest host call not yet handed over (a clock read in a loop):
+            // counted into its record, no new one; such a call is never watched. Once the run
+            // spans RUN_SPAN it is handed over, and the next call starts a new record.
+            let absorbed = st.done.last_mut().is_some_and(|prev| prev.absorb(&item));
+            let long_run = absorbed
+                && st
+                    .done
+                    .last()
+                    .is_some_and(|p| p.last.saturating_duration_since(p.at) >= RUN_SPAN);
+            if absorbed && !long_run {
+                return true;
+            }
             // A denial or a sensitive open goes to the writer (and so to detection) soon, not
             // with the next full batch: at most every URGENT_EVERY, so a deny flood still
             // travels in batches.
-            let watched = item.watched();
+            let watched = !absorbed && item.watched();
             let urgent = watched && st.urgent_at.is_none_or(|t| t.elapsed() >= URGENT_EVERY);
-            st.done.push(item);
-            if st.done.len() < BATCH && !urgent {
+            if !absorbed {
+                st.done.push(item);
+            }
+            if st.done.len() < BATCH && !urgent && !long_run {
                 return true;
             }
             if urgent {

@@ -45,7 +45,7 @@ pub struct RecordEvent<'a> {
     pub body: &'a Body,
 }
 
-/// A written `host-call` record.
+/// A written `host-call` record: one host call, or a run of identical ones (`count`).
 #[derive(Debug, Clone, Copy)]
 pub struct HostCallEvent<'a> {
     /// Its `seq` in the log.
@@ -68,8 +68,15 @@ pub struct HostCallEvent<'a> {
     pub outcome: &'a str,
     /// Why the host refused it, when it said.
     pub reason: Option<&'a str>,
-    /// Duration, microseconds.
+    /// Duration, microseconds (of all `count` calls together).
     pub us: u64,
+    /// Host calls the record stands for: 1, or the length of a run of identical
+    /// side-effect-free calls (a clock read in a loop) written as one record. Count calls with
+    /// this, not with the number of events.
+    pub count: u64,
+    /// When the last call of the run began, microseconds since the Unix epoch (`ts_us` when
+    /// `count` is 1).
+    pub last_ts_us: u64,
 }
 
 impl HostCallEvent<'_> {

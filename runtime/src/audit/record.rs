@@ -185,6 +185,9 @@ pub(crate) struct Site {
     /// It only hands the tool an outcome an earlier call decided (a refused request's
     /// `future-incoming-response.get`): its error is not a second refusal.
     pub(crate) reports: bool,
+    /// It is on host-api's [`SIDE_EFFECT_FREE`](wasmgov_host_api::SIDE_EFFECT_FREE) list: a
+    /// run of identical calls of it may be one record with a count.
+    pub(crate) repeats: bool,
     /// The interface, for observers.
     pub(crate) iface: Box<str>,
     /// The function, for observers.
@@ -206,10 +209,14 @@ impl Site {
         let reports = wasmgov_host_api::net::REPORTS_ONLY
             .iter()
             .any(|(i, f)| *i == iface && *f == func);
+        let repeats = wasmgov_host_api::SIDE_EFFECT_FREE
+            .iter()
+            .any(|(i, f)| *i == iface && *f == func);
         Self {
             json: json.into(),
             refused,
             reports,
+            repeats,
             iface: iface.into(),
             func: func.into(),
         }
@@ -273,9 +280,40 @@ pub(crate) struct HostCallItem {
     pub(crate) outcome: Cow<'static, str>,
     /// Why the host denied it, when the host said so.
     pub(crate) reason: Option<String>,
+    /// Host calls this item stands for: 1, or the length of a run of identical calls of a
+    /// side-effect-free site (see [`HostCallItem::absorb`]); `us` is then their total.
+    pub(crate) count: u64,
+    /// When the last call of the run began (`at` for a single call).
+    pub(crate) last: Instant,
 }
 
 impl HostCallItem {
+    /// Count `next` into this item if it repeats it, and say whether it did. It repeats it only
+    /// when both are calls of the same callsite (so the same interface and function), that site
+    /// is on the side-effect-free list, both were allowed, had the same outcome, and carry no
+    /// arguments and no reason: a record then loses nothing but the individual timestamps and
+    /// durations. Anything else (a denial, a path, a size, a mutation) keeps its own record.
+    /// The caller only offers the newest item not yet handed to the writer, so a run never
+    /// spans another record or a batch already sent.
+    #[inline]
+    pub(crate) fn absorb(&mut self, next: &HostCallItem) -> bool {
+        let same = std::ptr::eq(self.site, next.site)
+            && next.site.repeats
+            && self.decision == Decision::Allow
+            && next.decision == Decision::Allow
+            && self.args.is_empty()
+            && next.args.is_empty()
+            && self.reason.is_none()
+            && next.reason.is_none()
+            && self.outcome == next.outcome;
+        if same {
+            self.count = self.count.saturating_add(next.count);
+            self.last = self.last.max(next.last);
+            self.us = self.us.saturating_add(next.us);
+        }
+        same
+    }
+
     /// Whether detection acts on this record (a denial, or an open under a sensitive bind), so
     /// it should reach the log's observers soon.
     pub(crate) fn watched(&self) -> bool {
@@ -374,6 +412,14 @@ pub(crate) fn write_host_call(
     if let Some(r) = &item.reason {
         out.extend_from_slice(b",\"reason\":");
         push_json_str(out, r);
+    }
+    // A run of identical calls: how many, and when the last began (`ts` is the first's).
+    if item.count > 1 {
+        out.extend_from_slice(b",\"count\":");
+        push_digits(out, item.count, 1);
+        out.extend_from_slice(b",\"ts_last\":\"");
+        ts.push(out, head.micros(item.last));
+        out.push(b'"');
     }
     out.extend_from_slice(b",\"us\":");
     push_digits(out, item.us, 1);
@@ -586,9 +632,10 @@ mod tests {
             Site::new("wasi:filesystem/types", "[method]descriptor.open-at")
         });
         let head = CallHead::new("C\"1", "t@1");
+        let at = head.inst + std::time::Duration::from_micros(1_500_000);
         let item = HostCallItem {
             site: &SITE,
-            at: head.inst + std::time::Duration::from_micros(1_500_000),
+            at,
             us: 4,
             args: vec![
                 ("path", ArgValue::Text("a\n\"b\"".into())),
@@ -603,6 +650,8 @@ mod tests {
             decision: Decision::Deny,
             outcome: "not-permitted".into(),
             reason: Some("outside the grant".into()),
+            count: 1,
+            last: at,
         };
         let mut out = Vec::new();
         let mut ts = TsCache::default();
@@ -618,6 +667,7 @@ mod tests {
         assert_eq!(v["decision"], "deny");
         assert_eq!(v["reason"], "outside the grant");
         assert_eq!(v["us"], 4);
+        assert!(v.get("count").is_none() && v.get("ts_last").is_none());
         let want_ts = format_ts(
             SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(head.base_us + 1_500_000),
         );
@@ -638,6 +688,94 @@ mod tests {
             SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(head.base_us + 2_500_001),
         );
         assert_eq!(v["ts"], want_ts.as_str());
+    }
+
+    static CLOCK: std::sync::LazyLock<Site> =
+        std::sync::LazyLock::new(|| Site::new("wasi:clocks/monotonic-clock", "now"));
+    static STAT: std::sync::LazyLock<Site> = std::sync::LazyLock::new(|| {
+        Site::new("wasi:filesystem/types", "[method]descriptor.stat-at")
+    });
+
+    fn item(site: &'static Site, at: Instant) -> HostCallItem {
+        HostCallItem {
+            site,
+            at,
+            us: 2,
+            args: Vec::new(),
+            decision: Decision::Allow,
+            outcome: "ok".into(),
+            reason: None,
+            count: 1,
+            last: at,
+        }
+    }
+
+    #[test]
+    fn only_identical_allowed_argumentless_calls_of_a_listed_site_are_counted_together() {
+        let t0 = Instant::now();
+        let later = t0 + std::time::Duration::from_micros(7);
+        let mut run = item(&CLOCK, t0);
+        assert!(run.absorb(&item(&CLOCK, later)));
+        assert_eq!((run.count, run.us, run.last), (2, 4, later));
+        // Not on the list: a filesystem call never aggregates, even without arguments.
+        let mut stat = item(&STAT, t0);
+        assert!(!stat.absorb(&item(&STAT, later)));
+        // Another site, another outcome, a denial, an argument or a reason breaks the run.
+        let other = Site::new("wasi:clocks/wall-clock", "now");
+        let other: &'static Site = Box::leak(Box::new(other));
+        assert!(!run.absorb(&item(other, later)));
+        assert!(!run.absorb(&HostCallItem {
+            outcome: "trap".into(),
+            ..item(&CLOCK, later)
+        }));
+        assert!(!run.absorb(&HostCallItem {
+            decision: Decision::Deny,
+            ..item(&CLOCK, later)
+        }));
+        assert!(!run.absorb(&HostCallItem {
+            args: vec![("len", ArgValue::Text("8".into()))],
+            ..item(&CLOCK, later)
+        }));
+        assert!(!run.absorb(&HostCallItem {
+            reason: Some("no".into()),
+            ..item(&CLOCK, later)
+        }));
+        assert_eq!(run.count, 2, "nothing that broke the run was counted");
+        // get-random-bytes carries a size: not on the list.
+        let bytes = Site::new("wasi:random/random", "get-random-bytes");
+        assert!(!bytes.repeats);
+        assert!(Site::new("wasi:random/random", "get-random-u64").repeats);
+    }
+
+    #[test]
+    fn a_run_record_carries_its_count_last_timestamp_and_total_duration() {
+        let head = CallHead::new("C1", "t@1");
+        let at = head.inst + std::time::Duration::from_micros(10);
+        let mut run = item(&CLOCK, at);
+        for i in 1..=4u64 {
+            let at = head.inst + std::time::Duration::from_micros(10 + 100 * i);
+            assert!(run.absorb(&item(&CLOCK, at)));
+        }
+        let mut out = Vec::new();
+        let h = write_host_call(
+            &mut out,
+            &mut TsCache::default(),
+            &head,
+            &run,
+            0,
+            &GENESIS_HEX,
+        );
+        let line = out.strip_suffix(b"\n").unwrap();
+        let v: serde_json::Value = serde_json::from_slice(line).unwrap();
+        assert_eq!(v["count"], 5);
+        assert_eq!(v["us"], 10);
+        let ts = |us| {
+            format_ts(SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(head.base_us + us))
+        };
+        assert_eq!(v["ts"], ts(10).as_str());
+        assert_eq!(v["ts_last"], ts(410).as_str());
+        let (unhashed, _) = split_hash(line).unwrap();
+        assert_eq!(record_hash(unhashed), h);
     }
 
     #[test]

@@ -94,7 +94,20 @@ pub fn row(r: &Value) -> (String, [String; 7]) {
                 })
                 .unwrap_or_default();
             let mut detail = format!("{} {}", s("func"), args).trim().to_string();
-            detail.push_str(&format!(" -> {} ({} µs)", s("outcome"), n("us")));
+            // A run of identical calls as one record:
+            // `now ×1000 -> ok (812 µs in all, last 20:51:03.125)`.
+            match r.get("count").and_then(Value::as_u64) {
+                Some(c) if c > 1 => {
+                    let last = s("ts_last");
+                    detail.push_str(&format!(
+                        " ×{c} -> {} ({} µs in all, last {})",
+                        s("outcome"),
+                        n("us"),
+                        last.get(11..23).unwrap_or(&last)
+                    ))
+                }
+                _ => detail.push_str(&format!(" -> {} ({} µs)", s("outcome"), n("us"))),
+            }
             if let Some(reason) = r.get("reason").and_then(Value::as_str) {
                 detail.push_str(&format!(" [{reason}]"));
             }
@@ -350,6 +363,19 @@ mod tests {
         let at = lines[0].find("EVENT").unwrap_or(0);
         assert_eq!(lines[2].find("wasi:clocks"), Some(at), "{t}");
         assert!(lines[2].ends_with("now -> ok (1 µs)"), "{t}");
+    }
+
+    #[test]
+    fn a_run_of_identical_calls_shows_its_count_total_and_last_time() {
+        let r = serde_json::json!({"seq": 3, "ts": "2026-12-02T00:00:00.000100Z",
+            "call": "A", "tool": "t@1", "kind": "host-call", "iface": "wasi:clocks/monotonic-clock",
+            "func": "now", "decision": "allow", "outcome": "ok", "count": 1000,
+            "ts_last": "2026-12-02T00:00:01.250100Z", "us": 812});
+        let (_, cells) = row(&r);
+        assert_eq!(
+            cells[6],
+            "now ×1000 -> ok (812 µs in all, last 00:00:01.250)"
+        );
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub struct VerifyReport {
     pub records: u64,
     /// `start` records.
     pub calls: u64,
+    /// Host calls the `host-call` records account for: each counts its `count` (a run of
+    /// identical side-effect-free calls written as one record), or 1.
+    pub host_calls: u64,
     /// Checkpoints verified under the given key (0 without a key).
     pub checkpoints: u64,
     /// Checkpoint records present but not verified, because no key was given: a forger who
@@ -106,6 +109,8 @@ pub fn verify(mut r: impl BufRead, opts: &VerifyOptions) -> std::io::Result<Veri
         key: Option<String>,
         #[serde(default)]
         sig: Option<String>,
+        #[serde(default)]
+        count: Option<serde_json::Value>,
     }
     let mut rep = VerifyReport::default();
     let mut prev_hash = GENESIS.to_string();
@@ -177,6 +182,25 @@ pub fn verify(mut r: impl BufRead, opts: &VerifyOptions) -> std::io::Result<Veri
             return Ok(rep);
         }
         match c.kind.as_str() {
+            "host-call" => {
+                // The writer writes `count` only for a run, so it is an integer of at least 2;
+                // anything else is not a record it wrote (its hash may still have been forged).
+                let n = match &c.count {
+                    None => Some(1),
+                    Some(v) => v.as_u64().filter(|n| *n >= 2),
+                };
+                let Some(n) = n else {
+                    rep.problem = Some(bad(format!(
+                        "`count` is {}, not a number of host calls of at least 2",
+                        c.count
+                            .as_ref()
+                            .map(ToString::to_string)
+                            .unwrap_or_default()
+                    )));
+                    return Ok(rep);
+                };
+                rep.host_calls = rep.host_calls.saturating_add(n);
+            }
             "start" => {
                 rep.calls += 1;
                 open.insert(c.call.clone(), c.seq);

@@ -434,6 +434,8 @@ fn notify(
                         outcome: &item.outcome,
                         reason: item.reason.as_deref(),
                         us: item.us,
+                        count: item.count,
+                        last_ts_us: b.head.micros(item.last),
                     }));
                     seq += 1;
                 }

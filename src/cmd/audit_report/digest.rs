@@ -763,7 +763,8 @@ mod tests {
         let mut d = Digest::default();
         let log = [
             line(0, "A", "start", ""),
-            line(1, "A", "host-call", ",\"decision\":\"allow\""),
+            // A run of seven identical clock reads, as one record.
+            line(1, "A", "host-call", ",\"decision\":\"allow\",\"count\":7"),
             line(2, "A", "end", ",\"outcome\":\"ok\""),
             line(3, "B", "start", ""),
             line(
@@ -795,6 +796,10 @@ mod tests {
         assert_eq!(d.outcomes, [1, 1, 1, 0, 1]);
         assert_eq!(d.denials_total, 1);
         assert_eq!(d.limits_total, 1);
+        assert_eq!(
+            d.tools["t@1"].host_calls, 8,
+            "a record's `count` is that many calls"
+        );
         let kept: Vec<u64> = d.kept.keys().copied().collect();
         // Not call A's start and end: nothing links to them. Seq 1 is evidence.
         assert_eq!(kept, [1, 3, 4, 5, 6, 7, 8, 9, 10, 11]);

@@ -4,12 +4,15 @@
 //! tool cannot fill the audit disk), and every one of them must be in the audit log. The audit
 //! bench uses it to price one audited host call.
 //!
-//! Input: `{"n": 100000, "op": "clock" | "stat" | "open" | "env" | "log", "path": "/data/x"}`.
+//! Input: `{"n": 100000, "op": "clock" | "stat" | "open" | "env" | "log" | "clock-log", "path":
+//! "/data/x"}`.
 //! - `clock`: `wasi:clocks/monotonic-clock.now` (the cheapest host call there is).
 //! - `stat`: `stat` of `path` (a `wasi:filesystem/types` call; needs a bound directory).
 //! - `open`: open `path` for reading and read it (fails if not granted: the log shows a deny).
 //! - `env`: read an environment variable once (`wasi:cli/environment`).
 //! - `log`: `wasmgov:tool/host.log` with a short message.
+//! - `clock-log`: two clock reads, then a `log` (so the audit log's runs of identical clock
+//!   reads are broken by another call); `n` counts these triples.
 
 use std::hint::black_box;
 
@@ -65,6 +68,11 @@ fn host_call_storm(input: Input) -> Result<Output, ToolError> {
                 black_box(std::env::var_os("LANG"));
             }
             "log" => wasmgov_sdk::log::info("tick"),
+            "clock-log" => {
+                black_box(std::time::Instant::now());
+                black_box(std::time::Instant::now());
+                wasmgov_sdk::log::info("tick");
+            }
             other => return Err(ToolError::invalid_input(format!("unknown op `{other}`"))),
         }
     }
