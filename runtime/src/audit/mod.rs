@@ -97,7 +97,8 @@ impl AuditError {
 pub struct AuditOptions {
     /// Sign a checkpoint over the chain head after every call.
     pub checkpoint_key: Option<CheckpointKey>,
-    /// `fsync` the file at the end of every call (and load), before the result is returned.
+    /// `fsync` the file at the end of every call, before the result is returned (which also
+    /// covers the tool's `load` record), and when the log is closed after unsynced writes.
     /// Without it records are handed to the OS at the end of each call, and a power loss can
     /// lose the last calls' records.
     pub fsync: bool,
@@ -326,7 +327,16 @@ impl Audit {
         info: LoadInfo,
     ) -> Result<Arc<str>, AuditError> {
         let id = record::new_call_id();
-        self.record_now(id.clone(), tool, Body::Load(Box::new(info)))?;
+        let p = Pending {
+            ts: SystemTime::now(),
+            call: id.clone(),
+            tool,
+            body: Body::Load(Box::new(info)),
+        };
+        // On file before the tool can be called, but not fsync'd on its own: the end of every
+        // call is, and so is the log's shutdown after a load with no call; either sync covers
+        // this record (one file), so one disk flush per `wasmgov run` instead of two.
+        self.write_here(vec![Msg::Records(vec![p])])?;
         Ok(id)
     }
 
