@@ -41,9 +41,7 @@ fn stored_digest(artifact: &Path) -> String {
 /// Load text-stats through a fresh runtime over `cache`, call it, and return the runtime.
 async fn words_counted(cache: &Path, bytes: &[u8]) -> wasmgov::Runtime {
     let rt = runtime(cache);
-    let t = rt
-        .load_component(bytes, Limits::default())
-        .expect("load");
+    let t = rt.load_component(bytes, Limits::default()).expect("load");
     let out = t.call(INPUT).await.expect("call");
     let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
     assert_eq!(v["words"], 3, "the tool still computes the right result");
