@@ -1,9 +1,9 @@
 //! Turning bytes into a runnable component, refusing anything the host will not run.
 //!
 //! Checks, in order: WebAssembly magic (a core module is named as such), compile (wasmtime
-//! validates everything; the compile cache makes a second load cheap), every import served by
-//! the host (all unserved imports are listed at once, never stubbed with traps), and a tool
-//! export: `wasmgov:tool/tool` (tool world) or `wasi:cli/run` (command).
+//! validates everything; the artifact store, [`crate::artifacts`], makes a second load cheap),
+//! every import served by the host (all unserved imports are listed at once, never stubbed
+//! with traps), and a tool export: `wasmgov:tool/tool` (tool world) or `wasi:cli/run` (command).
 
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
@@ -13,6 +13,7 @@ use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmgov_host_api::Sandbox;
 use wasmgov_host_api::bindings::PluginPre;
 
+use crate::artifacts::ArtifactStore;
 use crate::error::{Error, Refusal};
 
 const WASM_MAGIC: &[u8; 4] = b"\0asm";
@@ -75,15 +76,20 @@ pub(crate) fn precheck(bytes: &[u8]) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Compile, check imports and exports, and pre-instantiate.
+/// Compile (or map from `artifacts`), check imports and exports, and pre-instantiate.
 pub(crate) fn prepare(
     engine: &Engine,
     linker: &Linker<Sandbox>,
+    artifacts: Option<&ArtifactStore>,
     bytes: &[u8],
 ) -> Result<(Prepared, ComponentInfo), Error> {
     precheck(bytes)?;
-    let component = Component::new(engine, bytes)
-        .map_err(|e| Refusal::InvalidComponent(format!("{:#}", e.root_cause())))?;
+    let sha256 = sha256_hex(bytes);
+    let component = match artifacts {
+        Some(store) => store.load(engine, &sha256, bytes),
+        None => Component::new(engine, bytes),
+    }
+    .map_err(|e| Refusal::InvalidComponent(format!("{:#}", e.root_cause())))?;
     let ty = component.component_type();
     let imports: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_string()).collect();
     let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
@@ -117,7 +123,7 @@ pub(crate) fn prepare(
         ),
     };
     let info = ComponentInfo {
-        sha256: sha256_hex(bytes),
+        sha256,
         size: bytes.len() as u64,
         world,
         imports,

@@ -9,11 +9,10 @@
 //! does and bound nothing fuel yields do not. Fuel does not tick while a tool is blocked in a
 //! host call; the invocation's outer timeout covers that case.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use wasmtime::{
-    Cache, CacheConfig, Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel,
-    PoolingAllocationConfig,
+    Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig,
 };
 
 use crate::error::Error;
@@ -40,8 +39,8 @@ pub struct EngineSettings {
     pub allocator: Allocator,
     /// Largest linear memory any call may have (the pool reserves this much per slot).
     pub max_memory: u64,
-    /// Where compiled components are cached, keyed by content digest and engine settings.
-    /// `None` disables the cache.
+    /// Where compiled components are stored, keyed by content digest and engine settings
+    /// ([`crate::artifacts`]). `None` compiles every load.
     pub cache_dir: Option<PathBuf>,
 }
 
@@ -55,8 +54,9 @@ impl Default for EngineSettings {
     }
 }
 
-/// Build the shared engine (and the cache handle it writes to, if any).
-pub(crate) fn build(settings: &EngineSettings) -> Result<(Engine, Option<Cache>), Error> {
+/// Build the shared engine. (Compiled components are stored by [`crate::artifacts`], not by
+/// wasmtime's cache.)
+pub(crate) fn build(settings: &EngineSettings) -> Result<Engine, Error> {
     let mut cfg = Config::new();
     cfg.wasm_component_model(true)
         .consume_fuel(true)
@@ -88,25 +88,5 @@ pub(crate) fn build(settings: &EngineSettings) -> Result<(Engine, Option<Cache>)
             .pagemap_scan(Enabled::Auto);
         cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
-    let cache = match &settings.cache_dir {
-        Some(dir) => Some(open_cache(dir)?),
-        None => None,
-    };
-    cfg.cache(cache.clone());
-    let engine = Engine::new(&cfg)
-        .map_err(|e| Error::Internal(format!("cannot build the engine: {e:#}")))?;
-    Ok((engine, cache))
-}
-
-/// Open wasmtime's content-addressed compile cache in a host-private directory.
-///
-/// wasmtime keys each entry by the component's digest and the engine's settings and version, and
-/// loads what it finds there as native code, unauthenticated. So the directory (created 0700) and
-/// every ancestor must be owned by this user or root and writable by no one else
-/// ([`crate::private_dir`]): then only this user could have planted an artifact.
-fn open_cache(dir: &Path) -> Result<Cache, Error> {
-    crate::private_dir::ensure(dir)?;
-    let mut cc = CacheConfig::new();
-    cc.with_directory(dir);
-    Cache::new(cc).map_err(|e| Error::Internal(format!("cannot open the compile cache: {e:#}")))
+    Engine::new(&cfg).map_err(|e| Error::Internal(format!("cannot build the engine: {e:#}")))
 }

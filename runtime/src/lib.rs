@@ -4,6 +4,7 @@
 //! (manifest, signature, trust, policy), compiles the component once, and runs each call in a
 //! fresh sandbox built by `wasmgov-host-api`.
 
+mod artifacts;
 pub mod audit;
 pub mod cancel;
 pub mod component;

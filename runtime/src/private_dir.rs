@@ -1,6 +1,7 @@
 //! Directories whose contents the host trusts: the compile cache and the state directory.
 //!
-//! The compile cache holds native code wasmtime loads without a MAC; the state directory holds
+//! The compile cache holds native code wasmtime maps and runs (checked only against a digest
+//! stored beside it, [`crate::artifacts`]); the state directory holds
 //! the rollback ratchet and, by default, the audit log. Whoever can write either can run code in
 //! wasmgov, roll a tool back, or rewrite the log. So, as OpenSSH's `StrictModes` does for
 //! `~/.ssh`, a directory is trusted only if it and every ancestor are owned by the current user

@@ -1,6 +1,6 @@
 //! The embedding API: a [`Runtime`] built once, [`Tool`] handles loaded from it, calls on those.
 //!
-//! A `Runtime` owns the engine, the linker and the compile cache. A `Tool` is
+//! A `Runtime` owns the engine, the linker and the artifact store. A `Tool` is
 //! compiled and pre-instantiated once and is cheap to clone; each call builds a fresh sandbox.
 //! Calls in flight are bounded by a semaphore sized to the engine's instance pool, so a burst
 //! waits for a slot instead of failing inside the allocator.
@@ -16,6 +16,7 @@ use wasmtime::component::Linker;
 use wasmgov_host_api::net::{Resolver, SystemResolver};
 use wasmgov_host_api::{Sandbox, SandboxConfig, build_linker};
 
+use crate::artifacts::ArtifactStore;
 use crate::audit::Audit;
 use crate::cancel::CancelToken;
 use crate::component::{ComponentInfo, Prepared, prepare};
@@ -77,7 +78,8 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Cache compiled components in `dir` (created 0700). Shared across processes.
+    /// Store compiled components in `dir` (created 0700; each artifact is checked against its
+    /// digest before it is mapped). Shared across processes.
     pub fn cache_dir(mut self, dir: impl AsRef<Path>) -> Self {
         self.engine.cache_dir = Some(dir.as_ref().to_path_buf());
         self
@@ -144,7 +146,11 @@ impl RuntimeBuilder {
         if let Some(dir) = &self.state_dir {
             crate::private_dir::ensure(dir)?;
         }
-        let (engine, cache) = engine::build(&self.engine)?;
+        let engine = engine::build(&self.engine)?;
+        let artifacts = match &self.engine.cache_dir {
+            Some(dir) => Some(ArtifactStore::open(dir, &engine)?),
+            None => None,
+        };
         let linker = build_linker(&engine)
             .map_err(|e| Error::Internal(format!("cannot build the linker: {e:#}")))?;
         let slots = match self.engine.allocator {
@@ -189,7 +195,7 @@ impl RuntimeBuilder {
             inner: Arc::new(RuntimeInner {
                 protected,
                 engine,
-                cache,
+                artifacts,
                 policy,
                 trust: self.trust,
                 revoked: self.revoked,
@@ -209,7 +215,7 @@ impl RuntimeBuilder {
 struct RuntimeInner {
     protected: Vec<PathBuf>,
     engine: Engine,
-    cache: Option<wasmtime::Cache>,
+    artifacts: Option<ArtifactStore>,
     policy: Policy,
     trust: Option<AllowedSigners>,
     revoked: Option<RevokedKeys>,
@@ -423,7 +429,12 @@ impl Runtime {
         grant: Grant,
         package: Option<(Verified, ToolKey)>,
     ) -> Result<Tool, Error> {
-        let (prepared, info) = prepare(&self.inner.engine, &self.inner.linker, bytes)?;
+        let (prepared, info) = prepare(
+            &self.inner.engine,
+            &self.inner.linker,
+            self.inner.artifacts.as_ref(),
+            bytes,
+        )?;
         let (verified, key) = package.unzip();
         let (label, mut load_info) =
             crate::audit::load_info(&info, &grant, verified.as_ref(), &self.inner.policy);
@@ -467,12 +478,14 @@ impl Runtime {
         })
     }
 
-    /// Compile-cache hits and misses of this runtime's engine so far (zero without a cache).
+    /// Compile-cache hits (components mapped from the artifact store) and misses (components
+    /// compiled, because their artifact was missing, corrupt or for another engine) of this
+    /// runtime so far; zero without a cache directory.
     pub fn compile_cache_stats(&self) -> (usize, usize) {
-        match &self.inner.cache {
-            Some(c) => (c.cache_hits(), c.cache_misses()),
-            None => (0, 0),
-        }
+        self.inner
+            .artifacts
+            .as_ref()
+            .map_or((0, 0), ArtifactStore::stats)
     }
 }
 

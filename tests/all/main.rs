@@ -3,6 +3,7 @@
 //! Each module reads like the threat or behaviour it defends. Tools come from `tools-examples/`,
 //! built from source once per test run (see `support`).
 
+mod artifacts;
 mod assess;
 mod audit;
 mod audit_census;

@@ -365,24 +365,15 @@ impl Fixture {
         ))
     }
 
-    /// Compiled artifacts in the compile cache (wasmtime writes one per compiled component).
+    /// Compiled artifacts in the compile cache (the artifact store writes one `.cwasm` per
+    /// compiled component).
     fn compiled_artifacts(&self) -> usize {
-        fn walk(dir: &Path, n: &mut usize) {
-            let Ok(rd) = std::fs::read_dir(dir) else {
-                return;
-            };
-            for e in rd.flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    walk(&p, n);
-                } else if p.extension().is_none_or(|x| x != "stats") {
-                    *n += 1;
-                }
-            }
-        }
-        let mut n = 0;
-        walk(&self.state.join("cache").join("modules"), &mut n);
-        n
+        let Ok(rd) = std::fs::read_dir(self.state.join("cache")) else {
+            return 0;
+        };
+        rd.flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+            .count()
     }
 }
 

@@ -102,10 +102,11 @@ pub struct AuditOptions {
     /// Sign a checkpoint over the chain head after every call.
     pub checkpoint_key: Option<CheckpointKey>,
     /// Durable: a call's result is returned only once its records are on stable storage (one
-    /// `fdatasync` shared by every call whose records are waiting), and a load's record too.
-    /// Without it the calls do not wait: the writer thread appends their records within
-    /// [`writer::LINGER`], and a crash, a power loss or a write failure can lose the records
-    /// of the last calls before it (the next call is then refused).
+    /// `fdatasync` shared by every call whose records are waiting; it also covers the tool's
+    /// `load` record), and the log is synced when closed after unsynced writes. Without it the
+    /// calls do not wait: the writer thread appends their records within [`writer::LINGER`],
+    /// and a crash, a power loss or a write failure can lose the records of the last calls
+    /// before it (the next call is then refused).
     pub fsync: bool,
 }
 
@@ -316,7 +317,16 @@ impl Audit {
         info: LoadInfo,
     ) -> Result<Arc<str>, AuditError> {
         let id = record::new_call_id();
-        self.record_now(id.clone(), tool, Body::Load(Box::new(info)))?;
+        let p = Pending {
+            ts: SystemTime::now(),
+            call: id.clone(),
+            tool,
+            body: Body::Load(Box::new(info)),
+        };
+        // On file before the tool can be called, but not fsync'd on its own: the end of every
+        // call is, and so is the log's shutdown after a load with no call; either sync covers
+        // this record (one file), so one disk flush per `wasmgov run` instead of two.
+        self.write_here(vec![Msg::Records(vec![p])])?;
         Ok(id)
     }
 

@@ -126,6 +126,8 @@ pub(crate) struct Writer {
     writeback: bool,
     /// Bytes appended since writeback was last started.
     unstarted: u64,
+    /// Whether this writer appended anything since its last fsync (shutdown syncs only then).
+    unsynced: bool,
     /// Who watches the events written (metrics, exporters, detection), in the order added.
     pub(crate) observers: Vec<Arc<dyn Observer>>,
     /// `seq` of the first record of the batch last appended.
@@ -169,6 +171,7 @@ impl Writer {
             ts: TsCache::default(),
             writeback,
             unstarted: 0,
+            unsynced: false,
             observers: Vec::new(),
             first_seq: 0,
         };
@@ -296,7 +299,7 @@ impl Writer {
                             head = self.host_line(b, item, &head);
                         }
                     }
-                    Msg::Shutdown => sync = true,
+                    Msg::Shutdown => sync |= self.unsynced || !self.buf.is_empty(),
                     Msg::Flush {
                         checkpoint,
                         sync: s,
@@ -323,9 +326,11 @@ impl Writer {
             if !self.buf.is_empty() {
                 self.file.write_all(&self.buf).map_err(|e| io("write", e))?;
             }
+            self.unsynced |= !self.buf.is_empty();
             if sync {
                 self.file.sync_data().map_err(|e| io("sync", e))?;
                 self.unstarted = 0;
+                self.unsynced = false;
             } else if self.writeback && self.regular {
                 self.unstarted += self.buf.len() as u64;
                 if self.unstarted >= WRITEBACK_EVERY {
