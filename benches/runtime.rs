@@ -9,8 +9,12 @@
 //!    sandbox).
 //! 2. `throughput_2_threads`: 2,000 such calls spread over two worker threads, wasmgov with
 //!    its audit log written to a file.
+//!    Both on text-stats (an SDK tool: serde JSON in and out) and on bench-echo (no JSON work).
+//! 2a. `durable_64_in_flight`: 2,048 calls, 64 in flight, with the audit log durable (each
+//!    call's records fdatasync'd before its result returns; group commit) and not synced, and one
+//!    lone fdatasync on the same disk; prints the durable calls' latency next to it.
 //! 3. `compute_fib30`: bench-fib with n = 30: raw wasmtime with neither fuel nor epochs vs
-//!    wasmgov with both.
+//!    wasmgov with fuel (which also drives the wall-clock deadline).
 //! 4. `process_end_to_end`: `wasmgov run` of a signed, pinned tool with a warm compile cache,
 //!    as a whole process, vs the `raw-run` example: a minimal wasmtime process that loads a
 //!    precompiled component and calls it.
@@ -168,6 +172,16 @@ fn cold_call(c: &mut Criterion) {
     g.bench_function("wasmgov_audit_to_file_fsync_each_call", |b| {
         b.iter(|| rt.block_on(synced_tool.call(TRIVIAL_INPUT)).expect("call"))
     });
+    // The same with a tool that does no JSON work, so the runtime's own cost is what differs.
+    let echo = component("bench_echo");
+    let echo_pre = raw_pre(&engine, &echo);
+    let echo_tool = audited.load_component(&echo, limits()).expect("load");
+    g.bench_function("raw_wasmtime_echo", |b| {
+        b.iter(|| rt.block_on(raw_call(&engine, &echo_pre, TRIVIAL_INPUT)))
+    });
+    g.bench_function("wasmgov_audit_to_file_echo", |b| {
+        b.iter(|| rt.block_on(echo_tool.call(TRIVIAL_INPUT)).expect("call"))
+    });
     if Command::new("bwrap").arg("--version").output().is_ok() {
         g.bench_function("bwrap_process", |b| {
             b.iter(|| {
@@ -185,6 +199,29 @@ fn cold_call(c: &mut Criterion) {
     g.finish();
 }
 
+/// Run `calls` calls spread over `tasks` tasks of `rt`, each call made by `call`.
+fn spread<F, Fut>(rt: &tokio::runtime::Runtime, tasks: usize, calls: usize, call: F)
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    rt.block_on(async {
+        let handles: Vec<_> = (0..tasks)
+            .map(|_| {
+                let call = call.clone();
+                tokio::spawn(async move {
+                    for _ in 0..calls / tasks {
+                        call().await;
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.await.expect("task");
+        }
+    })
+}
+
 fn throughput(c: &mut Criterion) {
     const CALLS: usize = 2_000;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -192,54 +229,120 @@ fn throughput(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("tokio");
-    let bytes = component("text_stats");
     let engine = raw_engine(false);
-    let pre = Arc::new(raw_pre(&engine, &bytes));
     let audit_dir = tempfile::tempdir().expect("tempdir");
     let wg = wasmgov_runtime_with(Some((&audit_dir.path().join("audit.jsonl"), false)));
-    let tool = wg.load_component(&bytes, limits()).expect("load");
     let mut g = c.benchmark_group("throughput_2_threads");
     g.throughput(Throughput::Elements(CALLS as u64));
     g.sample_size(10);
-    g.bench_function("raw_wasmtime", |b| {
+    for (name, file) in [("", "text_stats"), ("_echo", "bench_echo")] {
+        let bytes = component(file);
+        let pre = Arc::new(raw_pre(&engine, &bytes));
+        let tool = wg.load_component(&bytes, limits()).expect("load");
+        let engine = engine.clone();
+        g.bench_function(format!("raw_wasmtime{name}"), |b| {
+            b.iter(|| {
+                let (engine, pre) = (engine.clone(), pre.clone());
+                spread(&rt, 2, CALLS, move || {
+                    let (engine, pre) = (engine.clone(), pre.clone());
+                    async move {
+                        raw_call(&engine, &pre, TRIVIAL_INPUT).await;
+                    }
+                })
+            })
+        });
+        g.bench_function(format!("wasmgov_audit_to_file{name}"), |b| {
+            b.iter(|| {
+                let tool = tool.clone();
+                spread(&rt, 2, CALLS, move || {
+                    let tool = tool.clone();
+                    async move {
+                        tool.call(TRIVIAL_INPUT).await.expect("call");
+                    }
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+/// Durable audit under load: 64 calls in flight (2 worker threads), each call's records on
+/// stable storage before its result returns, against the same calls with the log not synced,
+/// and one `fdatasync` of a small append to a file on the same disk alone. After the group, the
+/// latency of the durable calls is printed next to that lone fdatasync.
+fn durable(c: &mut Criterion) {
+    const CALLS: usize = 2_048;
+    const IN_FLIGHT: usize = 64;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio");
+    let bytes = component("text_stats");
+    // Under target/, not /tmp: the disk a server's state directory is on (tmpfs has no fsync).
+    let dir = tempfile::tempdir_in(root().join("target")).expect("tempdir");
+    let fast = wasmgov_runtime_with(Some((&dir.path().join("fast.jsonl"), false)));
+    let synced = wasmgov_runtime_with(Some((&dir.path().join("durable.jsonl"), true)));
+    let fast_tool = fast.load_component(&bytes, limits()).expect("load");
+    let durable_tool = synced.load_component(&bytes, limits()).expect("load");
+    let latencies = Arc::new(std::sync::Mutex::new(Vec::<Duration>::new()));
+    let mut g = c.benchmark_group("durable_64_in_flight");
+    g.throughput(Throughput::Elements(CALLS as u64));
+    g.sample_size(10);
+    g.bench_function("audit_not_synced", |b| {
         b.iter(|| {
-            rt.block_on(async {
-                let tasks: Vec<_> = (0..2)
-                    .map(|_| {
-                        let (engine, pre) = (engine.clone(), pre.clone());
-                        tokio::spawn(async move {
-                            for _ in 0..CALLS / 2 {
-                                raw_call(&engine, &pre, TRIVIAL_INPUT).await;
-                            }
-                        })
-                    })
-                    .collect();
-                for t in tasks {
-                    t.await.expect("task");
+            let tool = fast_tool.clone();
+            spread(&rt, IN_FLIGHT, CALLS, move || {
+                let tool = tool.clone();
+                async move {
+                    tool.call(TRIVIAL_INPUT).await.expect("call");
                 }
             })
         })
     });
-    g.bench_function("wasmgov_audit_to_file", |b| {
+    g.bench_function("audit_durable", |b| {
         b.iter(|| {
-            rt.block_on(async {
-                let tasks: Vec<_> = (0..2)
-                    .map(|_| {
-                        let tool = tool.clone();
-                        tokio::spawn(async move {
-                            for _ in 0..CALLS / 2 {
-                                tool.call(TRIVIAL_INPUT).await.expect("call");
-                            }
-                        })
-                    })
-                    .collect();
-                for t in tasks {
-                    t.await.expect("task");
+            let (tool, lat) = (durable_tool.clone(), latencies.clone());
+            spread(&rt, IN_FLIGHT, CALLS, move || {
+                let (tool, lat) = (tool.clone(), lat.clone());
+                async move {
+                    let t0 = std::time::Instant::now();
+                    tool.call(TRIVIAL_INPUT).await.expect("call");
+                    let took = t0.elapsed();
+                    lat.lock().expect("latencies").push(took);
                 }
             })
+        })
+    });
+    let fsyncs = Arc::new(std::sync::Mutex::new(Vec::<Duration>::new()));
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.path().join("alone.jsonl"))
+        .expect("open");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("one_fdatasync_alone", |b| {
+        b.iter(|| {
+            use std::io::Write;
+            let t0 = std::time::Instant::now();
+            file.write_all(&[b'x'; 1200]).expect("write");
+            file.sync_data().expect("fdatasync");
+            fsyncs.lock().expect("fsyncs").push(t0.elapsed());
         })
     });
     g.finish();
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        (
+            v.get(v.len() / 2).copied(),
+            v.get(v.len() * 99 / 100).copied(),
+        )
+    };
+    let (lat50, lat99) = median(&mut latencies.lock().expect("latencies"));
+    let (f50, f99) = median(&mut fsyncs.lock().expect("fsyncs"));
+    eprintln!(
+        "durable_64_in_flight: call latency p50 {lat50:?} p99 {lat99:?}; one fdatasync alone p50 {f50:?} p99 {f99:?}"
+    );
 }
 
 fn compute(c: &mut Criterion) {
@@ -374,6 +477,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    targets = cold_call, throughput, compute, process
+    targets = cold_call, throughput, durable, compute, process
 }
 criterion_main!(benches);

@@ -149,9 +149,11 @@ impl Fixture {
         let policy = wasmgov::policy::Policy::load(&self.policy).expect("policy");
         let audit = wasmgov::Audit::open(
             &self.audit,
+            // Durable, as `run` and `serve` are by default: a call's records (and what the log's
+            // observers make of them) are in place when its result is returned.
             wasmgov::AuditOptions {
                 checkpoint_key: None,
-                fsync: false,
+                fsync: true,
             },
         )
         .expect("audit");

@@ -511,7 +511,9 @@ impl CallAudit {
         ];
         // Durable: wait for the writer's fdatasync. Otherwise queue and go; a write that fails
         // later stops every call after it.
-        let r = if fsync {
+        // A limit hit waits too: detection counts them, and acts before the tool's next call.
+        let limit = matches!(outcome.result, Err(Error::Limit(_)));
+        let r = if fsync || limit {
             self.audit.write_via_thread(msgs).await
         } else {
             match &self.audit.inner.tx {

@@ -34,7 +34,7 @@ use super::record::{self, Body, GENESIS_HEX, Hex64, HostBatch, HostCallItem, Pen
 /// Host-call records per message sent to the writer.
 pub(crate) const BATCH: usize = 256;
 /// Records the inbox holds before senders wait for the writer.
-const MAX_QUEUED: usize = 16 * BATCH;
+const MAX_QUEUED: usize = 4 * BATCH;
 /// Longest a record that nobody waits for stays queued before the writer appends it.
 pub(crate) const LINGER: Duration = Duration::from_millis(1);
 /// Bytes appended between two writeback starts when calls end with an fsync.
