@@ -32,6 +32,23 @@ pub enum Allocator {
 
 /// Size of the wasm stack of one call.
 pub const MAX_WASM_STACK: usize = 512 << 10;
+/// Address space the pool may reserve for linear memories. Each slot reserves wasmtime's
+/// default 4 GiB (plus guard) so that bounds checks compile away; x86-64 gives a process
+/// 128 TiB, and the pool's stacks, tables and the rest of the process need some of it.
+const MEMORY_SLOTS_RESERVED: u64 = 64 << 40;
+/// What one memory slot reserves.
+const MEMORY_SLOT: u64 = 4 << 30;
+
+/// Memory slots for a pool of `n` instances: four each (a component may have several
+/// memories) while that fits in [`MEMORY_SLOTS_RESERVED`], and never fewer than one each, so
+/// that every admitted call of a one-memory tool (every tool built by today's toolchains) gets
+/// its slot. Between those, a pool running `n` multi-memory tools at once can run out of slots;
+/// that call fails to instantiate with an error; it does not wait or crash.
+fn memory_slots(n: u32) -> u32 {
+    let fits = u32::try_from(MEMORY_SLOTS_RESERVED / MEMORY_SLOT).unwrap_or(u32::MAX);
+    n.saturating_mul(4).min(fits).max(n)
+}
+
 /// Engine settings an embedder may choose.
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
@@ -76,7 +93,7 @@ pub(crate) fn build(settings: &EngineSettings) -> Result<Engine, Error> {
             .max_core_instances_per_component(32)
             .total_core_instances(n * 32)
             .max_memories_per_component(4)
-            .total_memories(n * 4)
+            .total_memories(memory_slots(n))
             .max_tables_per_component(16)
             .total_tables(n * 16)
             .total_stacks(n)

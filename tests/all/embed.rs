@@ -240,8 +240,8 @@ fn rss_high_water_mark_kib() -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_thousand_calls_blocked_in_host_calls_stay_under_one_gib() {
-    const N: usize = 1000;
+async fn ten_thousand_calls_blocked_in_host_calls_stay_under_one_gib() {
+    const N: usize = 10_000;
     let policy = wasmgov::policy::Policy::parse(GENEROUS_POLICY.as_bytes()).expect("policy");
     let rt = wasmgov::Runtime::builder()
         .policy(policy)
@@ -256,10 +256,12 @@ async fn a_thousand_calls_blocked_in_host_calls_stay_under_one_gib() {
         &rt,
         "hostile-sleep",
         Limits {
-            timeout: Duration::from_secs(3),
+            // Long enough for all of them to be started and blocked at once.
+            timeout: Duration::from_secs(8),
             ..Limits::default()
         },
     );
+    let began = std::time::Instant::now();
     let started = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let tasks: Vec<_> = (0..N)
         .map(|_| {
@@ -282,13 +284,20 @@ async fn a_thousand_calls_blocked_in_host_calls_stay_under_one_gib() {
         timed_out, N,
         "every call completes (here: by its own timeout)"
     );
+    // Each call was blocked for its whole 8 s: finishing in less than two of those means
+    // they were all blocked at once, not taken in turns.
+    assert!(
+        began.elapsed() < Duration::from_secs(16),
+        "the calls did not run concurrently: {:?}",
+        began.elapsed()
+    );
     let hwm = rss_high_water_mark_kib();
     assert!(
         hwm < 1024 * 1024,
         "host RSS high-water mark {hwm} KiB is over 1 GiB"
     );
     eprintln!(
-        "1000 calls in flight: RSS high-water mark {} MiB",
+        "{N} calls in flight: RSS high-water mark {} MiB",
         hwm / 1024
     );
 }
