@@ -10,9 +10,9 @@
 //! 2. `throughput_2_threads`: 2,000 such calls spread over two worker threads, wasmgov with
 //!    its audit log written to a file.
 //!    Both on text-stats (an SDK tool: serde JSON in and out) and on bench-echo (no JSON work).
-//! 2a. `durable_64_in_flight`: 2,048 calls, 64 in flight, with the audit log durable (each
-//!    call's records fdatasync'd before its result returns; group commit) and not synced, and one
-//!    lone fdatasync on the same disk; prints the durable calls' latency next to it.
+//!    `durable_64_in_flight`: 2,048 calls, 64 in flight, with the audit log durable (each
+//!    call's records fdatasync'd before its result returns; group commit) and not synced, and
+//!    one lone fdatasync on the same disk; prints the durable calls' latency next to it.
 //! 3. `compute_fib30`: bench-fib with n = 30: raw wasmtime with neither fuel nor epochs vs
 //!    wasmgov with fuel (which also drives the wall-clock deadline).
 //! 4. `process_end_to_end`: `wasmgov run` of a signed, pinned tool with a warm compile cache,
