@@ -199,6 +199,15 @@ fn cold_call(c: &mut Criterion) {
     g.finish();
 }
 
+/// A tokio runtime with two worker threads, one per vCPU of the benchmark machine.
+fn two_workers() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio")
+}
+
 /// Run `calls` calls spread over `tasks` tasks of `rt`, each call made by `call`.
 fn spread<F, Fut>(rt: &tokio::runtime::Runtime, tasks: usize, calls: usize, call: F)
 where
@@ -224,11 +233,7 @@ where
 
 fn throughput(c: &mut Criterion) {
     const CALLS: usize = 2_000;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio");
+    let rt = two_workers();
     let engine = raw_engine(false);
     let audit_dir = tempfile::tempdir().expect("tempdir");
     let wg = wasmgov_runtime_with(Some((&audit_dir.path().join("audit.jsonl"), false)));
@@ -273,11 +278,7 @@ fn throughput(c: &mut Criterion) {
 fn durable(c: &mut Criterion) {
     const CALLS: usize = 2_048;
     const IN_FLIGHT: usize = 64;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio");
+    let rt = two_workers();
     let bytes = component("text_stats");
     // Under target/, not /tmp: the disk a server's state directory is on (tmpfs has no fsync).
     let dir = tempfile::tempdir_in(root().join("target")).expect("tempdir");

@@ -710,7 +710,9 @@ impl Tool {
             }
         }
         if let Some(a) = audit {
-            a.finish(&mut out).await;
+            // Detection counts limit hits and acts before the tool's next call.
+            let observed = detect.is_some() && matches!(out.result, Err(Error::Limit(_)));
+            a.finish(&mut out, observed).await;
         }
         if let Some((d, _)) = &detect {
             // The call's findings are in the log before its result is returned.

@@ -58,6 +58,15 @@ impl Lab {
         wasm
     }
 
+    /// The example tool `name` under its own name with a manifest that asks for nothing, a
+    /// policy that lets the test publisher sign it, and where its audit log goes:
+    /// `(policy, wasm, log)`.
+    fn empty_grant(&self, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+        let policy = self.policy(name, "");
+        let wasm = self.package(name, name, &manifest(name, name, 1));
+        (policy, wasm, self.path("audit.jsonl"))
+    }
+
     fn sign(&self, name: &str, text: &str) {
         let key = wasmgov::signature::load_private_key(test_key()).expect("key");
         let sig = wasmgov::signature::sign(&key, text.as_bytes()).expect("sign");
@@ -119,13 +128,7 @@ fn grep_files_learns_one_read_only_directory_and_then_runs() {
     std::fs::create_dir_all(docs.join("sub")).expect("docs");
     std::fs::write(docs.join("a.txt"), "nothing\nneedle here\n").expect("a");
     std::fs::write(docs.join("sub/b.txt"), "another needle\n").expect("b");
-    let policy = lab.policy("grep-files", "");
-    let wasm = lab.package(
-        "grep-files",
-        "grep-files",
-        &manifest("grep-files", "grep-files", 1),
-    );
-    let log = lab.path("audit.jsonl");
+    let (policy, wasm, log) = lab.empty_grant("grep-files");
     let input = ["--input", "{\"pattern\":\"needle\"}"];
 
     // Empty grant, observed: the tool is refused /data and says so; the log says what it needed.
@@ -195,14 +198,8 @@ fn grep_files_learns_one_read_only_directory_and_then_runs() {
 fn fetch_url_learns_one_exact_origin_and_a_one_address_private_range() {
     let lab = Lab::new();
     let server = Server::start();
-    let wasm = lab.package(
-        "fetch-url",
-        "fetch-url",
-        &manifest("fetch-url", "fetch-url", 1),
-    );
-    let log = lab.path("audit.jsonl");
+    let (policy, wasm, log) = lab.empty_grant("fetch-url");
     let input = format!("{{\"url\":\"{}/hello\"}}", server.url());
-    let policy = lab.policy("fetch-url", "");
     let (code, _, err) = lab.run(&wasm, &policy, &log, &["--input", &input, "--observe"]);
     assert_eq!(code, 1, "{err}");
     assert_eq!(
@@ -250,13 +247,7 @@ fn fetch_url_learns_one_exact_origin_and_a_one_address_private_range() {
 #[test]
 fn observe_mode_grants_nothing() {
     let lab = Lab::new();
-    let policy = lab.policy("write-note", "");
-    let wasm = lab.package(
-        "write-note",
-        "write-note",
-        &manifest("write-note", "write-note", 1),
-    );
-    let log = lab.path("audit.jsonl");
+    let (policy, wasm, log) = lab.empty_grant("write-note");
     let (code, out, err) = lab.run(
         &wasm,
         &policy,
@@ -284,13 +275,7 @@ fn observe_mode_grants_nothing() {
 #[test]
 fn a_hostile_path_is_shown_escaped() {
     let lab = Lab::new();
-    let policy = lab.policy("grep-files", "");
-    let wasm = lab.package(
-        "grep-files",
-        "grep-files",
-        &manifest("grep-files", "grep-files", 1),
-    );
-    let log = lab.path("audit.jsonl");
+    let (policy, wasm, log) = lab.empty_grant("grep-files");
     let input = "{\"pattern\":\"x\",\"root\":\"/evil\\u001b[2J\"}";
     let (code, _, _) = lab.run(&wasm, &policy, &log, &["--input", input, "--observe"]);
     assert_eq!(code, 1);

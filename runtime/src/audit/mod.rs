@@ -226,6 +226,17 @@ impl Audit {
         tool: Arc<str>,
         body: Body,
     ) -> Result<(), AuditError> {
+        self.write_one(call, tool, body, self.inner.fsync)
+    }
+
+    /// Write one record now, on this thread, and fsync the log if `sync`.
+    fn write_one(
+        &self,
+        call: Arc<str>,
+        tool: Arc<str>,
+        body: Body,
+        sync: bool,
+    ) -> Result<(), AuditError> {
         let p = Pending {
             ts: SystemTime::now(),
             call,
@@ -234,7 +245,7 @@ impl Audit {
         };
         let flush = Msg::Flush {
             checkpoint: None,
-            sync: self.inner.fsync,
+            sync,
             ack: None,
         };
         self.write_here(vec![Msg::Records(vec![p]), flush])
@@ -260,9 +271,11 @@ impl Audit {
         self.inner.health.ok()
     }
 
-    fn send(&self, m: Msg) -> Result<(), AuditError> {
+    /// Queue `msgs` for the writer thread (`urgent`: someone waits for their answer). The
+    /// writer being gone fails the sink.
+    fn queue(&self, msgs: Vec<Msg>, urgent: bool) -> Result<(), AuditError> {
         let tx = self.inner.tx.as_ref().ok_or_else(|| self.failed())?;
-        tx.send(m).map_err(|_| {
+        tx.send_all(msgs, urgent).map_err(|_| {
             self.inner.health.fail("the audit writer stopped".into());
             self.failed()
         })
@@ -297,11 +310,7 @@ impl Audit {
                 ack: Some(ack),
             }),
         }
-        let tx = self.inner.tx.as_ref().ok_or_else(|| self.failed())?;
-        tx.send_all(msgs, true).map_err(|_| {
-            self.inner.health.fail("the audit writer stopped".into());
-            self.failed()
-        })?;
+        self.queue(msgs, true)?;
         match rx.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(why)) => Err(AuditError::Write(why)),
@@ -317,16 +326,10 @@ impl Audit {
         info: LoadInfo,
     ) -> Result<Arc<str>, AuditError> {
         let id = record::new_call_id();
-        let p = Pending {
-            ts: SystemTime::now(),
-            call: id.clone(),
-            tool,
-            body: Body::Load(Box::new(info)),
-        };
         // On file before the tool can be called, but not fsync'd on its own: the end of every
         // call is, and so is the log's shutdown after a load with no call; either sync covers
         // this record (one file), so one disk flush per `wasmgov run` instead of two.
-        self.write_here(vec![Msg::Records(vec![p])])?;
+        self.write_one(id.clone(), tool, Body::Load(Box::new(info)), false)?;
         Ok(id)
     }
 
@@ -361,29 +364,28 @@ impl Audit {
         };
         // Not waited for: the writer appends it before anything else of the call, and a call
         // that waits for durability waits for it at its end.
-        let queued = tx.send(Msg::Records(vec![Pending {
-            ts: SystemTime::now(),
-            call: call.clone(),
-            tool: tool.clone(),
-            body: Body::Start {
-                load: start.load,
-                action,
-                caller: start.caller.map(record::cap_text),
-                context: start
-                    .context
-                    .iter()
-                    .take(MAX_CONTEXT_ENTRIES)
-                    .map(|(k, v)| (record::cap_text(k), record::cap_text(v)))
-                    .collect(),
-                input_size: input.len() as u64,
-                input_sha256: record::sha256_hex(input),
-                limits: start.limits,
-            },
-        }]));
-        if queued.is_err() {
-            self.inner.health.fail("the audit writer stopped".into());
-            return Err(self.failed());
-        }
+        self.queue(
+            vec![Msg::Records(vec![Pending {
+                ts: SystemTime::now(),
+                call: call.clone(),
+                tool: tool.clone(),
+                body: Body::Start {
+                    load: start.load,
+                    action,
+                    caller: start.caller.map(record::cap_text),
+                    context: start
+                        .context
+                        .iter()
+                        .take(MAX_CONTEXT_ENTRIES)
+                        .map(|(k, v)| (record::cap_text(k), record::cap_text(v)))
+                        .collect(),
+                    input_size: input.len() as u64,
+                    input_sha256: record::sha256_hex(input),
+                    limits: start.limits,
+                },
+            }])],
+            false,
+        )?;
         Ok(CallAudit {
             audit: self.clone(),
             capture,
@@ -489,9 +491,10 @@ impl CallAudit {
     }
 
     /// Write the rest of the call's records, its `limit` and `end` records and a checkpoint,
-    /// flush, and wait. If anything of the call could not be written, its result is replaced by
+    /// flush, and wait (when the log is durable, or when `observed`: the log's observers must
+    /// have seen the records before this returns). If anything of the call could not be written, its result is replaced by
     /// [`Error::Audit`]: an unaudited result is not returned.
-    pub(crate) async fn finish(mut self, outcome: &mut CallOutcome) {
+    pub(crate) async fn finish(mut self, outcome: &mut CallOutcome, observed: bool) {
         self.finished = true;
         let checkpoint = self
             .audit
@@ -509,23 +512,13 @@ impl CallAudit {
                 ack: None,
             },
         ];
-        // Durable: wait for the writer's fdatasync. Otherwise queue and go; a write that fails
-        // later stops every call after it.
-        // A limit hit waits too: detection counts them, and acts before the tool's next call.
-        let limit = matches!(outcome.result, Err(Error::Limit(_)));
-        let r = if fsync || limit {
+        // Durable: wait for the writer's fdatasync. Otherwise queue and go (unless the caller
+        // needs the log's observers to have seen the call); a write that fails later stops
+        // every call after it.
+        let r = if fsync || observed {
             self.audit.write_via_thread(msgs).await
         } else {
-            match &self.audit.inner.tx {
-                Some(tx) => tx.send_all(msgs, false).map_err(|_| {
-                    self.audit
-                        .inner
-                        .health
-                        .fail("the audit writer stopped".into());
-                    self.audit.failed()
-                }),
-                None => Err(self.audit.failed()),
-            }
+            self.audit.queue(msgs, false)
         };
         let r = r.and_then(|()| {
             if self.audit.is_healthy() {
@@ -586,7 +579,9 @@ impl Drop for CallAudit {
         }
         let outcome = CallOutcome::failed(Error::Cancelled);
         let (host_calls, records) = self.closing(&outcome);
-        let _ = self.audit.send(Msg::HostCalls(host_calls));
-        let _ = self.audit.send(Msg::Records(records));
+        let _ = self.audit.queue(
+            vec![Msg::HostCalls(host_calls), Msg::Records(records)],
+            false,
+        );
     }
 }

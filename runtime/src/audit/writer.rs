@@ -557,22 +557,23 @@ fn run(writer: Arc<Mutex<Writer>>, inbox: Arc<Inbox>) {
     loop {
         let mut items = {
             let mut q = inbox.lock();
-            let mut since: Option<Instant> = None;
+            // When the first message that nobody waits for must be written, at the latest.
+            let mut due: Option<Instant> = None;
             loop {
                 if q.msgs.is_empty() {
                     q.idle = true;
                     q = inbox.ready.wait(q).unwrap_or_else(|p| p.into_inner());
                     q.idle = false;
-                    since = Some(Instant::now());
                     continue;
                 }
                 if q.urgent {
                     break;
                 }
-                let waited = since.get_or_insert_with(Instant::now).elapsed();
-                let Some(left) = LINGER.checked_sub(waited).filter(|d| !d.is_zero()) else {
+                let due = *due.get_or_insert_with(|| Instant::now() + LINGER);
+                let left = due.saturating_duration_since(Instant::now());
+                if left.is_zero() {
                     break;
-                };
+                }
                 q = inbox
                     .ready
                     .wait_timeout(q, left)
