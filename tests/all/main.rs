@@ -20,6 +20,7 @@ mod fs;
 mod host_memory;
 mod lifecycle;
 mod limits;
+mod load;
 mod metrics;
 mod net;
 mod observe;

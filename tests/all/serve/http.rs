@@ -411,7 +411,7 @@ async fn a_thousand_concurrent_calls_are_all_answered_and_audited_once() {
 
 /// Raise the soft open-files limit to at least `n` (up to the hard limit): each call here holds a
 /// client and a server socket.
-fn raise_fd_limit(n: u64) {
+pub fn raise_fd_limit(n: u64) {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
