@@ -95,6 +95,22 @@ struct Guard {
     metrics: Option<Arc<wasmgov_runtime::metrics::Metrics>>,
 }
 
+/// A listening socket whose backlog holds `max_connections` clients: the kernel keeps a burst of
+/// connections there while the acceptor is busy (std's and mio's default backlog of 128 makes
+/// the kernel drop, then reset, every connection past the 128th not yet accepted). The kernel
+/// caps it at `net.core.somaxconn`.
+fn listen(addr: SocketAddr, max_connections: usize) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As std and mio do: a restarted server can bind again at once.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(u32::try_from(max_connections.max(128)).unwrap_or(u32::MAX))
+}
+
 impl HttpListener {
     /// Bind `options.addr`. A non-loopback address without tokens is refused.
     pub async fn bind(options: HttpOptions) -> Result<Self, ServeError> {
@@ -102,8 +118,7 @@ impl HttpListener {
         {
             return Err(ServeError::Unauthenticated(options.addr));
         }
-        let listener = tokio::net::TcpListener::bind(options.addr)
-            .await
+        let listener = listen(options.addr, options.max_connections)
             .map_err(|e| ServeError::Bind(options.addr, e))?;
         let local = listener
             .local_addr()

@@ -63,7 +63,10 @@ pub enum Want {
     Echo,
     /// A report of attempts that all failed (the tool ran; the host refused everything it
     /// tried). `deny`: the log holds at least one `deny` record of the call.
-    Report { check: fn(&Value) -> Result<(), String>, deny: bool },
+    Report {
+        check: fn(&Value) -> Result<(), String>,
+        deny: bool,
+    },
     /// This error kind (`error[KIND]`, the `end` record's outcome).
     Error(&'static str),
 }
@@ -94,17 +97,45 @@ type PackageSpec = (&'static str, &'static str, &'static str);
 
 /// Good tools: default limits (memory narrowed so the RSS bound below is arithmetic).
 const GOOD: [PackageSpec; 4] = [
-    ("text-stats", "text-stats", "\n[limits]\nmemory = \"16 MiB\"\n"),
-    ("json-query", "json-query", "\n[limits]\nmemory = \"16 MiB\"\n"),
-    ("unit-calc", "unit-calc", "\n[limits]\nmemory = \"16 MiB\"\n"),
-    ("bench-echo", "bench-echo", "\n[limits]\nmemory = \"16 MiB\"\n"),
+    (
+        "text-stats",
+        "text-stats",
+        "\n[limits]\nmemory = \"16 MiB\"\n",
+    ),
+    (
+        "json-query",
+        "json-query",
+        "\n[limits]\nmemory = \"16 MiB\"\n",
+    ),
+    (
+        "unit-calc",
+        "unit-calc",
+        "\n[limits]\nmemory = \"16 MiB\"\n",
+    ),
+    (
+        "bench-echo",
+        "bench-echo",
+        "\n[limits]\nmemory = \"16 MiB\"\n",
+    ),
 ];
 
 /// Every hostile fixture, each with small limits so that it ends fast, by its own limit.
 const HOSTILE: [PackageSpec; 14] = [
-    ("hostile-loop", "hostile-loop", "\n[limits]\nfuel = 20_000_000\nmemory = \"16 MiB\"\n"),
-    ("hostile-recursion", "hostile-recursion", "\n[limits]\nmemory = \"16 MiB\"\n"),
-    ("hostile-membomb", "hostile-membomb", "\n[limits]\nmemory = \"8 MiB\"\n"),
+    (
+        "hostile-loop",
+        "hostile-loop",
+        "\n[limits]\nfuel = 20_000_000\nmemory = \"16 MiB\"\n",
+    ),
+    (
+        "hostile-recursion",
+        "hostile-recursion",
+        "\n[limits]\nmemory = \"16 MiB\"\n",
+    ),
+    (
+        "hostile-membomb",
+        "hostile-membomb",
+        "\n[limits]\nmemory = \"8 MiB\"\n",
+    ),
     (
         "hostile-flood",
         "hostile-flood",
@@ -115,20 +146,32 @@ const HOSTILE: [PackageSpec; 14] = [
         "hostile-sleep",
         "\n[limits]\ntimeout = \"300ms\"\nmemory = \"16 MiB\"\n",
     ),
-    ("hostile-trap", "hostile-trap", "\n[limits]\nmemory = \"16 MiB\"\n"),
+    (
+        "hostile-trap",
+        "hostile-trap",
+        "\n[limits]\nmemory = \"16 MiB\"\n",
+    ),
     (
         "hostile-host-memory",
         "hostile-host-memory",
         "\n[limits]\nhost-memory = \"1 MiB\"\nmemory = \"16 MiB\"\n",
     ),
-    ("hostile-cmd-exit", "hostile-cmd-exit", "\n[limits]\nmemory = \"16 MiB\"\n"),
+    (
+        "hostile-cmd-exit",
+        "hostile-cmd-exit",
+        "\n[limits]\nmemory = \"16 MiB\"\n",
+    ),
     (
         "hostile-clock",
         "hostile-clock",
         "\n[limits]\nhost-calls = 2000\nmemory = \"16 MiB\"\n",
     ),
     // No [net] table: every destination is refused.
-    ("hostile-net", "hostile-net", "\n[limits]\nmemory = \"16 MiB\"\n"),
+    (
+        "hostile-net",
+        "hostile-net",
+        "\n[limits]\nmemory = \"16 MiB\"\n",
+    ),
     (
         "hostile-fs",
         "hostile-fs",
@@ -141,8 +184,16 @@ const HOSTILE: [PackageSpec; 14] = [
         "\n[limits]\nwrite = \"64 KiB\"\nmemory = \"16 MiB\"\n\n[[fs]]\nguest = \"/w\"\n\
          access = \"read-write\"\n",
     ),
-    ("hostile-env", "hostile-env", "\n[limits]\nmemory = \"16 MiB\"\n"),
-    ("hostile-lifecycle", "hostile-lifecycle", "\n[limits]\nmemory = \"16 MiB\"\n"),
+    (
+        "hostile-env",
+        "hostile-env",
+        "\n[limits]\nmemory = \"16 MiB\"\n",
+    ),
+    (
+        "hostile-lifecycle",
+        "hostile-lifecycle",
+        "\n[limits]\nmemory = \"16 MiB\"\n",
+    ),
 ];
 
 /// The sentinel the file escapes look for outside their binds.
@@ -213,7 +264,7 @@ impl Mix {
     /// Call `i` of the run: even calls are good tools in turn, odd ones the hostile fixtures in
     /// turn (so each of the 14 comes 35 or 36 times in 1,000, spread over the whole run).
     pub fn case(&self, i: usize) -> Case {
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             good_case(i / 2 % GOOD.len(), i)
         } else {
             self.hostile_case(i / 2 % HOSTILE.len(), i)
@@ -295,7 +346,11 @@ impl Mix {
 
     /// After a run: nothing outside the binds changed and nothing reached the escape targets.
     pub fn assert_nothing_escaped(&self) {
-        assert_eq!(self.http.connections(), 0, "a network escape reached the server");
+        assert_eq!(
+            self.http.connections(),
+            0,
+            "a network escape reached the server"
+        );
         assert_eq!(self.tcp.count(), 0, "a raw socket reached the listener");
         for p in ["sentinel.txt", "outside/sentinel.txt"] {
             assert_eq!(
@@ -347,10 +402,7 @@ pub fn good_case(k: usize, i: usize) -> Case {
             json!({ "value": i, "from": "KiB", "to": "B" }),
             Want::Json(json!({ "value": (i * 1024) as f64, "unit": "B" })),
         ),
-        "bench-echo" => (
-            json!({ "call": i, "pad": "e".repeat(i % 97) }),
-            Want::Echo,
-        ),
+        "bench-echo" => (json!({ "call": i, "pad": "e".repeat(i % 97) }), Want::Echo),
         other => unreachable!("no case for {other}"),
     };
     Case {
@@ -372,7 +424,10 @@ fn net_refused(v: &Value) -> Result<(), String> {
     }
     for r in &results[..2] {
         if r["detail"] != "HttpRequestDenied" {
-            return Err(format!("{} refused otherwise: {}", r["target"], r["detail"]));
+            return Err(format!(
+                "{} refused otherwise: {}",
+                r["target"], r["detail"]
+            ));
         }
     }
     Ok(())
@@ -488,7 +543,11 @@ pub fn check_log(
 ) -> LogSummary {
     let rep = verify_file(log, &VerifyOptions::default()).expect("verify");
     assert!(rep.ok(), "the chain does not verify: {:?}", rep.problem);
-    assert!(rep.unfinished.is_empty(), "unfinished calls: {:?}", rep.unfinished);
+    assert!(
+        rep.unfinished.is_empty(),
+        "unfinished calls: {:?}",
+        rep.unfinished
+    );
     assert_eq!(rep.calls as usize, cases.len() + describes, "start records");
     let (code, out, err) = crate::support::run(&["audit", "verify", s(log)]);
     assert_eq!(code, 0, "wasmgov audit verify: {out}{err}");
@@ -521,12 +580,18 @@ pub fn check_log(
                 );
             }
             "host-call" | "limit" | "end" => {
-                assert!(starts.contains_key(call), "{kind} of {call} before (or without) its start");
+                assert!(
+                    starts.contains_key(call),
+                    "{kind} of {call} before (or without) its start"
+                );
                 assert!(!ends.contains_key(call), "{kind} of {call} after its end");
                 if kind == "end" {
                     ends.insert(call, r);
                 } else if kind == "limit" {
-                    limits.entry(call).or_default().push(r["which"].as_str().unwrap_or(""));
+                    limits
+                        .entry(call)
+                        .or_default()
+                        .push(r["which"].as_str().unwrap_or(""));
                 } else if r["decision"] == "deny" {
                     denies.insert(call);
                 }
@@ -553,16 +618,32 @@ pub fn check_log(
         seen[i] = true;
         let case = &cases[i];
         assert!(
-            start["tool"].as_str().unwrap_or("").starts_with(&format!("{}@", case.tool)),
+            start["tool"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with(&format!("{}@", case.tool)),
             "call {i} is {} in the log: {start}",
             case.tool
         );
-        assert_eq!(end["outcome"], case.want.outcome(), "call {i} ({}): {end}", case.tool);
+        assert_eq!(
+            end["outcome"],
+            case.want.outcome(),
+            "call {i} ({}): {end}",
+            case.tool
+        );
         let limit = case.want.outcome().strip_prefix("limit-");
         let got: Vec<&str> = limits.get(call).cloned().unwrap_or_default();
-        assert_eq!(got, limit.into_iter().collect::<Vec<_>>(), "call {i} limit records");
+        assert_eq!(
+            got,
+            limit.into_iter().collect::<Vec<_>>(),
+            "call {i} limit records"
+        );
         if let Want::Report { deny: true, .. } = case.want {
-            assert!(denies.contains(call), "call {i} ({}) has no deny record", case.tool);
+            assert!(
+                denies.contains(call),
+                "call {i} ({}) has no deny record",
+                case.tool
+            );
         }
     }
     assert_eq!(describe_calls, describes, "describe calls");
