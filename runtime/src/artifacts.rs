@@ -165,7 +165,10 @@ impl ArtifactStore {
     /// fsync'd: after a crash a lost or torn file fails its digest and is compiled again.
     fn store(&self, path: &Path, artifact: &[u8]) -> io::Result<()> {
         write_replace(path, artifact)?;
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         let digest = format!("{}\n{name}\n", hex::encode(Sha256::digest(artifact)));
         write_replace(&digest_path(path), digest.as_bytes())
     }

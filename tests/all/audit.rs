@@ -263,7 +263,10 @@ async fn verify_names_calls_that_started_and_never_ended() {
     assert!(rep.ok(), "{rep:?}");
     let names: Vec<&str> = rep.unfinished.iter().map(|u| u.call.as_str()).collect();
     assert_eq!(names, vec![ids[1].as_str()]);
-    assert!(rep.unfinished[0].tool.starts_with("host-call-storm@"), "{rep:?}");
+    assert!(
+        rep.unfinished[0].tool.starts_with("host-call-storm@"),
+        "{rep:?}"
+    );
     let out = crate::support::wasmgov()
         .args(["audit", "verify"])
         .arg(&cut)

@@ -127,7 +127,11 @@ fn ratchet_entry(state: &Path, name: &str) -> Value {
 /// are none.
 fn assert_verifies_naming(f: &Fixture, log: &Path, unfinished: &[(&str, &str)]) {
     let bytes = std::fs::read(log).expect("read log");
-    assert_eq!(bytes.last(), Some(&b'\n'), "the log ends with a whole record");
+    assert_eq!(
+        bytes.last(),
+        Some(&b'\n'),
+        "the log ends with a whole record"
+    );
     let rep = verify(log);
     assert!(rep.ok(), "{rep:?}");
     let got: Vec<(&str, &str)> = rep
@@ -340,7 +344,10 @@ fn kill_9_of_serve_mid_call_keeps_the_quarantine_and_the_log_and_the_next_server
     assert_ne!(r["isError"], true, "{r}");
     assert!(text_of(&r).contains("\"words\":2"), "{r}");
     // The quarantined tool is refused at load, so the new server does not serve it.
-    let raw = second.call("hostile-net", denied_urls(1)).join().expect("join");
+    let raw = second
+        .call("hostile-net", denied_urls(1))
+        .join()
+        .expect("join");
     let m = crate::serve::http::message(&raw);
     assert_eq!(m["error"]["message"], "unknown tool: hostile-net", "{m}");
     // Stopped the orderly way, the new server leaves no call unfinished of its own.
@@ -640,8 +647,14 @@ fn an_unsafe_state_directory_or_state_file_is_refused_before_the_tool_runs() {
     for (mode, says) in [
         (0o777, "writable by group or others (mode 777)"),
         (0o770, "writable by group or others (mode 770)"),
-        (0o000, "not readable, writable and searchable by its owner (mode 0)"),
-        (0o500, "not readable, writable and searchable by its owner (mode 500)"),
+        (
+            0o000,
+            "not readable, writable and searchable by its owner (mode 0)",
+        ),
+        (
+            0o500,
+            "not readable, writable and searchable by its owner (mode 500)",
+        ),
     ] {
         chmod(&f.state, mode);
         let (code, out, err) = run();
@@ -816,7 +829,10 @@ fn wall_clock_steps_during_a_call_change_neither_its_limit_nor_its_records() {
             }
         }
         let span = micros(&end["ts"]) - micros(&start["ts"]);
-        assert!((span - us).abs() < 1_000_000, "{step}: span {span} µs, us {us}");
+        assert!(
+            (span - us).abs() < 1_000_000,
+            "{step}: span {span} µs, us {us}"
+        );
         // The step did reach the process: the checkpoint after the call is stamped with the
         // wall clock as it is then.
         let checkpoint = rs
@@ -841,10 +857,13 @@ fn manifest_expiry_is_judged_by_the_wall_clock_at_load() {
     f.package("text-stats", "text-stats", Pkg::default());
     // Re-sign the release with an expiry 30 days from now.
     let toml = f.tools.join("text-stats.toml");
-    let expires = wasmgov::audit::record::format_ts(SystemTime::now() + Duration::from_secs(30 * 86_400));
-    let text = std::fs::read_to_string(&toml)
-        .expect("manifest")
-        .replacen("sequence = 1\n", &format!("sequence = 1\nexpires = \"{expires}\"\n"), 1);
+    let expires =
+        wasmgov::audit::record::format_ts(SystemTime::now() + Duration::from_secs(30 * 86_400));
+    let text = std::fs::read_to_string(&toml).expect("manifest").replacen(
+        "sequence = 1\n",
+        &format!("sequence = 1\nexpires = \"{expires}\"\n"),
+        1,
+    );
     let key = wasmgov::signature::load_private_key(test_key()).expect("key");
     let sig = wasmgov::signature::sign(&key, text.as_bytes()).expect("sign");
     std::fs::write(&toml, &text).expect("write");

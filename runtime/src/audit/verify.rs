@@ -92,7 +92,11 @@ pub struct Unfinished {
 
 impl std::fmt::Display for Unfinished {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}, start at seq {})", self.call, self.tool, self.seq)
+        write!(
+            f,
+            "{} ({}, start at seq {})",
+            self.call, self.tool, self.seq
+        )
     }
 }
 
