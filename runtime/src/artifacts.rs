@@ -11,9 +11,10 @@
 //!   makes compiled code incompatible (`Engine::precompile_compatibility_hash`: target, ISA
 //!   flags, compiler and wasmtime settings, wasmtime version). An artifact of another engine has
 //!   another name; one that still reaches wasmtime is refused by its own check, and recompiled.
-//! - **Integrity**: next to each artifact is the SHA-256 of its bytes, checked before the file is
-//!   mapped. A flipped bit, a truncated or empty file, a half-written file after a crash: each is
-//!   a miss, compiled again and replaced, never loaded.
+//! - **Integrity**: next to each artifact is the SHA-256 of its bytes and the file name it was
+//!   written under, checked before the file is mapped. A flipped bit, a truncated or empty file,
+//!   a half-written file after a crash, another component's artifact copied over it (with or
+//!   without its digest file): each is a miss, compiled again and replaced, never loaded.
 //!
 //! A plain digest rather than a MAC: the key of a MAC would have to live in the same private
 //! directory as the artifacts, so whoever could forge an artifact could read the key. The
@@ -40,8 +41,9 @@ use crate::error::Error;
 
 /// Bump when the layout of the store changes; part of every file name.
 const FORMAT: &str = "v1";
-/// A digest file is 64 hex digits and a newline; anything longer is corrupt.
-const MAX_DIGEST_FILE: u64 = 128;
+/// A digest file is 64 hex digits, a newline, the artifact's file name (about 140 bytes) and a
+/// newline; anything longer is corrupt.
+const MAX_DIGEST_FILE: u64 = 512;
 
 /// Compiled components on disk, keyed by component digest and engine compatibility.
 pub(crate) struct ArtifactStore {
@@ -58,6 +60,7 @@ enum Miss {
     Absent,
     NoDigest,
     DigestMismatch,
+    OtherName(String),
     Replaced,
     Rejected(String),
 }
@@ -126,6 +129,12 @@ impl ArtifactStore {
             Err(e) => return Err(Miss::Rejected(e.to_string())),
         };
         let expected = read_digest(&digest_path(path)).ok_or(Miss::NoDigest)?;
+        if Some(expected.1.as_str()) != path.file_name().and_then(|n| n.to_str()) {
+            // Another artifact's pair of files, copied or renamed: its digest matches its own
+            // bytes, but it is not this component's code.
+            return Err(Miss::OtherName(expected.1));
+        }
+        let expected = expected.0;
         let before = file.metadata().map_err(|e| Miss::Rejected(e.to_string()))?;
         if digest_of(&mut file).map_err(|e| Miss::Rejected(e.to_string()))? != expected {
             return Err(Miss::DigestMismatch);
@@ -156,7 +165,11 @@ impl ArtifactStore {
     /// fsync'd: after a crash a lost or torn file fails its digest and is compiled again.
     fn store(&self, path: &Path, artifact: &[u8]) -> io::Result<()> {
         write_replace(path, artifact)?;
-        let digest = format!("{}\n", hex::encode(Sha256::digest(artifact)));
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let digest = format!("{}\n{name}\n", hex::encode(Sha256::digest(artifact)));
         write_replace(&digest_path(path), digest.as_bytes())
     }
 }
@@ -181,17 +194,26 @@ fn digest_path(artifact: &Path) -> PathBuf {
     artifact.with_extension("sha256")
 }
 
-/// The digest stored beside an artifact, `None` if it is missing or malformed.
-fn read_digest(path: &Path) -> Option<[u8; 32]> {
+/// The digest stored beside an artifact and the file name it was written for, `None` if it is
+/// missing or malformed.
+fn read_digest(path: &Path) -> Option<([u8; 32], String)> {
     let mut text = String::new();
     File::open(path)
         .ok()?
-        .take(MAX_DIGEST_FILE)
+        .take(MAX_DIGEST_FILE + 1)
         .read_to_string(&mut text)
         .ok()?;
+    if text.len() as u64 > MAX_DIGEST_FILE {
+        return None;
+    }
+    let mut lines = text.strip_suffix('\n')?.split('\n');
+    let (hex, name) = (lines.next()?, lines.next()?);
+    if lines.next().is_some() {
+        return None;
+    }
     let mut out = [0u8; 32];
-    hex::decode_to_slice(text.trim_end(), &mut out).ok()?;
-    Some(out)
+    hex::decode_to_slice(hex, &mut out).ok()?;
+    Some((out, name.to_owned()))
 }
 
 fn digest_of(file: &mut File) -> io::Result<[u8; 32]> {
@@ -251,11 +273,17 @@ mod tests {
     fn a_malformed_digest_file_is_no_digest() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("x.sha256");
-        std::fs::write(&p, "zz\n").unwrap();
+        std::fs::write(&p, "zz\nx.cwasm\n").unwrap();
         assert_eq!(read_digest(&p), None);
+        let good = format!("{}\nx.cwasm\n", "ab".repeat(32));
+        std::fs::write(&p, &good).unwrap();
+        assert_eq!(read_digest(&p), Some(([0xab; 32], "x.cwasm".into())));
+        // The digest alone (the format before the name was bound), or more lines: malformed.
         std::fs::write(&p, format!("{}\n", "ab".repeat(32))).unwrap();
-        assert_eq!(read_digest(&p), Some([0xab; 32]));
-        std::fs::write(&p, "ab".repeat(100)).unwrap();
+        assert_eq!(read_digest(&p), None);
+        std::fs::write(&p, format!("{good}y\n")).unwrap();
+        assert_eq!(read_digest(&p), None);
+        std::fs::write(&p, format!("{}\n{}\n", "ab".repeat(32), "n".repeat(600))).unwrap();
         assert_eq!(read_digest(&p), None);
     }
 }

@@ -12,6 +12,13 @@
 //! entry they do not own, and the entry below it must itself pass the owner check, so an
 //! attacker's pre-created directory is refused. Without it, every `--state` under `$TMPDIR`
 //! (and every test) would be refused for no gain.
+//!
+//! The directory itself must also be readable, writable and searchable by its owner: a mode
+//! that denies the owner (`chmod 0`) is refused even for root, whom the kernel's permission
+//! checks would let through.
+//!
+//! The files in the state directory are checked when read ([`crate::state_file`]): each must be
+//! a regular file (not a symlink), owned by this user or root, that no one else can write.
 
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
@@ -21,6 +28,7 @@ use crate::error::Error;
 
 const STICKY: u32 = 0o1000;
 const GROUP_OTHER_WRITE: u32 = 0o022;
+const OWNER_RWX: u32 = 0o700;
 
 /// Create `dir` (mode 0700) if it is missing, then check that it and every ancestor are safe to
 /// trust with code and state.
@@ -78,20 +86,34 @@ pub(crate) fn check(dir: &Path, euid: u32) -> Result<(), Error> {
                 ),
             ));
         }
+        // Root reads and writes whatever the mode says, so a mode that shuts the owner out
+        // (`chmod 0` to take a directory out of service, a botched `chmod`) would not stop it:
+        // look at the mode, not at whether an open fails.
+        if leaf && mode & OWNER_RWX != OWNER_RWX {
+            return Err(refuse(
+                &p,
+                format!(
+                    "not readable, writable and searchable by its owner (mode {:o})",
+                    mode & 0o7777
+                ),
+            ));
+        }
         leaf = false;
         at = p.parent().map(Path::to_path_buf);
     }
     Ok(())
 }
 
+/// The effective uid of this process.
 #[cfg(target_os = "linux")]
-fn current_euid() -> u32 {
+pub(crate) fn current_euid() -> u32 {
     // SAFETY: geteuid has no preconditions, cannot fail and touches no memory of ours.
     unsafe { libc::geteuid() }
 }
 
+/// The effective uid of this process.
 #[cfg(not(target_os = "linux"))]
-fn current_euid() -> u32 {
+pub(crate) fn current_euid() -> u32 {
     // The owner of this process's /proc-less fallback: a file it creates is owned by its euid.
     let probe = std::env::temp_dir().join(format!("wasmgov-euid-{}", std::process::id()));
     let uid = std::fs::File::create(&probe)
@@ -126,6 +148,21 @@ mod tests {
         // Sticky does not make the trusted directory itself acceptable.
         std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o1777)).unwrap();
         assert!(ensure(&state).is_err());
+    }
+
+    #[test]
+    fn a_directory_its_owner_may_not_use_is_refused_even_for_root() {
+        let d = tempfile::tempdir().unwrap();
+        let state = d.path().join("state");
+        ensure(&state).unwrap();
+        for mode in [0o000, 0o300, 0o500, 0o600] {
+            std::fs::set_permissions(&state, std::fs::Permissions::from_mode(mode)).unwrap();
+            let e = ensure(&state).unwrap_err().to_string();
+            assert!(e.contains(&format!("(mode {mode:o})")), "{e}");
+            assert!(e.contains("not readable, writable and searchable"), "{e}");
+        }
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
+        ensure(&state).unwrap();
     }
 
     #[test]

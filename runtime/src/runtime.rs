@@ -520,6 +520,15 @@ fn tool_key(v: &Verified) -> ToolKey {
     }
 }
 
+/// Create the state directory `dir` (mode 0700) if it is missing, and check that it can be
+/// trusted with the ratchet, the quarantine list and compiled code: it and every ancestor owned
+/// by this user or root, no one else able to write them (a sticky ancestor like `/tmp` aside),
+/// and the directory usable by its owner. [`RuntimeBuilder::build`] makes the same check; call
+/// this first to refuse the directory before opening anything in it (an audit log).
+pub fn ensure_state_dir(dir: &Path) -> Result<(), Error> {
+    crate::private_dir::ensure(dir)
+}
+
 /// `M.sig` for manifest `M`.
 pub fn signature_path(manifest: &Path) -> PathBuf {
     let mut s = manifest.as_os_str().to_owned();

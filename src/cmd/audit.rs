@@ -117,6 +117,7 @@ fn verify(a: AuditVerifyArgs) -> anyhow::Result<i32> {
             a.file.display(),
             rep.records
         )?;
+        unfinished(&mut out, &rep, "before it ")?;
         return Ok(1);
     }
     if opts.key.is_none() && a.require_key {
@@ -176,22 +177,40 @@ fn verify(a: AuditVerifyArgs) -> anyhow::Result<i32> {
             rep.unsigned_loads
         )?;
     }
-    if !rep.unfinished.is_empty() {
-        const SHOWN: usize = 5;
-        let more = rep.unfinished.len().saturating_sub(SHOWN);
-        writeln!(
-            out,
-            "warning: {} calls have a start and no end record (killed mid-call, or still running): {}{}",
-            rep.unfinished.len(),
-            rep.unfinished[..rep.unfinished.len().min(SHOWN)].join(", "),
-            if more > 0 {
-                format!(" and {more} more")
-            } else {
-                String::new()
-            }
-        )?;
-    }
+    unfinished(&mut out, &rep, "")?;
     Ok(0)
+}
+
+/// Name the calls with a start and no end (`before` says where they are, for a damaged log).
+/// A log that verifies with such calls still verifies (exit 0): a crash is not tampering.
+fn unfinished(
+    out: &mut impl Write,
+    rep: &chain::VerifyReport,
+    before: &str,
+) -> std::io::Result<()> {
+    if rep.unfinished.is_empty() {
+        return Ok(());
+    }
+    const SHOWN: usize = 5;
+    let shown: Vec<String> = rep
+        .unfinished
+        .iter()
+        .take(SHOWN)
+        .map(ToString::to_string)
+        .collect();
+    let more = rep.unfinished.len().saturating_sub(SHOWN);
+    writeln!(
+        out,
+        "warning: {} calls {before}have a start and no end record (killed mid-call, the audit \
+         disk full, or still running): {}{}",
+        rep.unfinished.len(),
+        shown.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    )
 }
 
 fn show(a: AuditShowArgs) -> anyhow::Result<i32> {

@@ -74,15 +74,21 @@ pub(crate) fn cli_runtime(state: Option<&Path>) -> anyhow::Result<wasmgov::Runti
 
 /// The state directory: `--state`, else `$XDG_STATE_HOME/wasmgov`. Absolute, so a relative
 /// `--state` means the same directory to the ratchet and the compile cache (which requires an
-/// absolute path).
+/// absolute path). Created if missing and checked before anything in it is opened (the audit
+/// log is, before the runtime is built): one that others may write, or that its owner may not
+/// use, is refused (`error[io]`, exit 2).
 pub(crate) fn state_dir(explicit: &Option<PathBuf>) -> anyhow::Result<Option<PathBuf>> {
     match explicit.clone().or_else(crate::paths::state_dir) {
-        Some(dir) => Ok(Some(std::path::absolute(&dir).map_err(|e| {
-            crate::report::usage(
-                format!("cannot resolve --state {}: {e}", dir.display()),
-                None,
-            )
-        })?)),
+        Some(dir) => {
+            let dir = std::path::absolute(&dir).map_err(|e| {
+                crate::report::usage(
+                    format!("cannot resolve --state {}: {e}", dir.display()),
+                    None,
+                )
+            })?;
+            wasmgov::runtime::ensure_state_dir(&dir)?;
+            Ok(Some(dir))
+        }
         None => Ok(None),
     }
 }

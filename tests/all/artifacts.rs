@@ -31,11 +31,16 @@ fn artifact(cache: &Path) -> PathBuf {
     found[0].clone()
 }
 
+/// The digest stored beside `artifact`, checking that it names the artifact's file.
 fn stored_digest(artifact: &Path) -> String {
-    std::fs::read_to_string(artifact.with_extension("sha256"))
-        .expect("digest beside the artifact")
+    let text =
+        std::fs::read_to_string(artifact.with_extension("sha256")).expect("digest beside it");
+    let (digest, name) = text
         .trim_end()
-        .to_owned()
+        .split_once('\n')
+        .expect("digest and file name");
+    assert_eq!(Some(name), artifact.file_name().and_then(|n| n.to_str()));
+    digest.to_owned()
 }
 
 /// Load text-stats through a fresh runtime over `cache`, call it, and return the runtime.
@@ -129,11 +134,30 @@ async fn another_engines_artifact_is_rebuilt_even_with_a_matching_digest() {
             .expect("engine");
         let foreign = other.precompile_component(bytes).expect("precompile");
         std::fs::write(p, &foreign).expect("write");
+        let name = p.file_name().and_then(|n| n.to_str()).expect("name");
         std::fs::write(
             p.with_extension("sha256"),
-            format!("{}\n", sha256_hex(&foreign)),
+            format!("{}\n{name}\n", sha256_hex(&foreign)),
         )
         .expect("write digest");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn another_components_artifact_is_rebuilt_even_with_its_own_digest() {
+    // unit-calc's artifact and digest file, copied over text-stats's: the digest matches the
+    // bytes, but names another file, so this is not text-stats's code.
+    a_damaged_artifact_is_rebuilt(|p, _| {
+        let other = tempfile::tempdir().expect("tempdir");
+        let bytes = std::fs::read(tool("unit-calc")).expect("read tool");
+        runtime(other.path())
+            .load_component(&bytes, Limits::default())
+            .expect("load");
+        let theirs = artifact(other.path());
+        std::fs::copy(&theirs, p).expect("copy artifact");
+        std::fs::copy(theirs.with_extension("sha256"), p.with_extension("sha256"))
+            .expect("copy digest");
     })
     .await;
 }

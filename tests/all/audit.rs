@@ -261,7 +261,12 @@ async fn verify_names_calls_that_started_and_never_ended() {
     std::fs::write(&cut, lines[..lines.len() - 1].join("\n") + "\n").expect("write");
     let rep = verify_file(&cut, &VerifyOptions::default()).expect("verify");
     assert!(rep.ok(), "{rep:?}");
-    assert_eq!(rep.unfinished, vec![ids[1].clone()]);
+    let names: Vec<&str> = rep.unfinished.iter().map(|u| u.call.as_str()).collect();
+    assert_eq!(names, vec![ids[1].as_str()]);
+    assert!(
+        rep.unfinished[0].tool.starts_with("host-call-storm@"),
+        "{rep:?}"
+    );
     let out = crate::support::wasmgov()
         .args(["audit", "verify"])
         .arg(&cut)
@@ -271,8 +276,9 @@ async fn verify_names_calls_that_started_and_never_ended() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains(&format!(
-            "1 calls have a start and no end record (killed mid-call, or still running): {}",
-            ids[1]
+            "1 calls have a start and no end record (killed mid-call, the audit disk full, or \
+             still running): {} ({}, start at seq {})",
+            ids[1], rep.unfinished[0].tool, rep.unfinished[0].seq
         )),
         "{stdout}"
     );

@@ -16,6 +16,7 @@ mod clocks;
 mod detect;
 mod embed;
 mod env;
+mod faults;
 mod fs;
 mod host_memory;
 mod lifecycle;

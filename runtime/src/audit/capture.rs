@@ -352,6 +352,12 @@ impl Open {
 }
 
 impl CallCapture {
+    /// The call's clock now ([`CallHead::now`]): what its `start`, `limit` and `end` records
+    /// are timed by, as its host calls are.
+    pub(crate) fn now(&self) -> std::time::SystemTime {
+        self.head.now()
+    }
+
     pub(crate) fn new(call: Arc<str>, tool: Arc<str>, tx: Sender, health: Arc<Health>) -> Self {
         Self {
             head: Arc::new(CallHead::new(&call, &tool)),

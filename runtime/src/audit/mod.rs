@@ -366,7 +366,7 @@ impl Audit {
         // that waits for durability waits for it at its end.
         self.queue(
             vec![Msg::Records(vec![Pending {
-                ts: SystemTime::now(),
+                ts: capture.now(),
                 call: call.clone(),
                 tool: tool.clone(),
                 body: Body::Start {
@@ -540,7 +540,7 @@ impl CallAudit {
         let host_calls = self.capture.take();
         let mut records = Vec::with_capacity(2);
         let at = |body| Pending {
-            ts: SystemTime::now(),
+            ts: self.capture.now(),
             call: self.capture.call.clone(),
             tool: self.capture.tool.clone(),
             body,

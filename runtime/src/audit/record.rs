@@ -255,6 +255,14 @@ impl CallHead {
         }
     }
 
+    /// The call's clock now, as a wall time: the wall clock when the call began plus the
+    /// monotonic time since. Every record of a call is timed by this one clock, so a step of
+    /// the wall clock during the call (NTP, an operator's `date -s`) cannot put a call's records
+    /// out of order or make its `end` precede its `start`.
+    pub(crate) fn now(&self) -> SystemTime {
+        SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(self.micros(Instant::now()))
+    }
+
     /// The call's clock reading `at`, in microseconds since the epoch.
     pub(crate) fn micros(&self, at: Instant) -> u64 {
         let since = at.saturating_duration_since(self.inst).as_micros();

@@ -72,10 +72,32 @@ pub struct VerifyReport {
     /// Records after the last checkpoint (with a key: not vouched for by a signature).
     pub after_last_checkpoint: u64,
     /// Calls with a `start` and no `end`, in the order they started: killed mid-call (the
-    /// process died, the machine lost power), or still running while the log was read.
-    pub unfinished: Vec<String>,
+    /// process died, the machine lost power, the disk filled), or still running while the log
+    /// was read.
+    pub unfinished: Vec<Unfinished>,
     /// The first problem, if any.
     pub problem: Option<Problem>,
+}
+
+/// A call whose `start` is in the log and whose `end` is not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unfinished {
+    /// The call id.
+    pub call: String,
+    /// The tool (`name@version`, or `component:…`).
+    pub tool: String,
+    /// The `seq` of its `start` record.
+    pub seq: u64,
+}
+
+impl std::fmt::Display for Unfinished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}, start at seq {})",
+            self.call, self.tool, self.seq
+        )
+    }
 }
 
 impl VerifyReport {
@@ -102,6 +124,8 @@ pub fn verify(mut r: impl BufRead, opts: &VerifyOptions) -> std::io::Result<Veri
         #[serde(default)]
         call: String,
         #[serde(default)]
+        tool: String,
+        #[serde(default)]
         unsigned: bool,
         #[serde(default)]
         head: Option<String>,
@@ -118,8 +142,10 @@ pub fn verify(mut r: impl BufRead, opts: &VerifyOptions) -> std::io::Result<Veri
     let mut line_no = 0usize;
     let mut buf = Vec::new();
     let mut reached_head = false;
-    // Calls started and not yet ended, by id, with the order they started in.
-    let mut open: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    // Calls started and not yet ended, by id: the `seq` of the start (the order they started
+    // in) and the tool.
+    let mut open: std::collections::HashMap<String, (u64, String)> =
+        std::collections::HashMap::new();
     loop {
         buf.clear();
         if r.read_until(b'\n', &mut buf)? == 0 {
@@ -135,29 +161,29 @@ pub fn verify(mut r: impl BufRead, opts: &VerifyOptions) -> std::io::Result<Veri
             rep.problem = Some(bad(
                 "the last line is incomplete (torn write or truncation)".into(),
             ));
-            return Ok(rep);
+            break;
         };
         let Some((unhashed, stored)) = record::split_hash(line) else {
             rep.problem = Some(bad("the line does not end with a hash: not a record".into()));
-            return Ok(rep);
+            break;
         };
         let stored = stored.to_string();
         if record::hex_str(&record::record_hash(unhashed)) != stored {
             rep.problem = Some(bad(
                 "the record's hash does not match its content (edited)".into()
             ));
-            return Ok(rep);
+            break;
         }
         let c: Common = match serde_json::from_slice(line) {
             Ok(c) => c,
             Err(e) => {
                 rep.problem = Some(bad(format!("not an audit record: {e}")));
-                return Ok(rep);
+                break;
             }
         };
         if c.v != SCHEMA_VERSION {
             rep.problem = Some(bad(format!("unknown schema version {}", c.v)));
-            return Ok(rep);
+            break;
         }
         if c.seq != expected {
             let what = if c.seq > expected {
@@ -173,13 +199,13 @@ pub fn verify(mut r: impl BufRead, opts: &VerifyOptions) -> std::io::Result<Veri
                 )
             };
             rep.problem = Some(bad(what));
-            return Ok(rep);
+            break;
         }
         if c.prev != prev_hash {
             rep.problem = Some(bad(
                 "`prev` is not the hash of the previous record: the chain is broken here".into(),
             ));
-            return Ok(rep);
+            break;
         }
         match c.kind.as_str() {
             "host-call" => {
@@ -197,13 +223,13 @@ pub fn verify(mut r: impl BufRead, opts: &VerifyOptions) -> std::io::Result<Veri
                             .map(ToString::to_string)
                             .unwrap_or_default()
                     )));
-                    return Ok(rep);
+                    break;
                 };
                 rep.host_calls = rep.host_calls.saturating_add(n);
             }
             "start" => {
                 rep.calls += 1;
-                open.insert(c.call.clone(), c.seq);
+                open.insert(c.call.clone(), (c.seq, c.tool.clone()));
             }
             "end" => {
                 open.remove(&c.call);
@@ -215,7 +241,7 @@ pub fn verify(mut r: impl BufRead, opts: &VerifyOptions) -> std::io::Result<Veri
                     if head != prev_hash {
                         rep.problem =
                             Some(bad("the checkpoint's head is not the chain head".into()));
-                        return Ok(rep);
+                        break;
                     }
                     if c.key.as_deref() != Some(k.fingerprint()) {
                         rep.problem = Some(bad(format!(
@@ -223,12 +249,12 @@ pub fn verify(mut r: impl BufRead, opts: &VerifyOptions) -> std::io::Result<Veri
                             c.key.unwrap_or_default(),
                             k.fingerprint()
                         )));
-                        return Ok(rep);
+                        break;
                     }
                     if !k.verify(c.seq, &head, c.sig.as_deref().unwrap_or("")) {
                         rep.problem =
                             Some(bad("the checkpoint's signature does not verify".into()));
-                        return Ok(rep);
+                        break;
                     }
                     rep.checkpoints += 1;
                 } else {
@@ -248,7 +274,7 @@ pub fn verify(mut r: impl BufRead, opts: &VerifyOptions) -> std::io::Result<Veri
                 rep.problem = Some(bad(format!(
                     "the record at seq {s} is not the expected head {h}"
                 )));
-                return Ok(rep);
+                break;
             }
             reached_head = true;
         }
@@ -257,9 +283,14 @@ pub fn verify(mut r: impl BufRead, opts: &VerifyOptions) -> std::io::Result<Veri
         prev_hash = stored;
         expected += 1;
     }
-    let mut unfinished: Vec<(u64, String)> = open.into_iter().map(|(c, s)| (s, c)).collect();
-    unfinished.sort();
-    rep.unfinished = unfinished.into_iter().map(|(_, c)| c).collect();
+    rep.unfinished = open
+        .into_iter()
+        .map(|(call, (seq, tool))| Unfinished { call, tool, seq })
+        .collect();
+    rep.unfinished.sort_by_key(|u| u.seq);
+    if rep.problem.is_some() {
+        return Ok(rep);
+    }
     if let Some((s, _)) = &opts.expect_head
         && !reached_head
     {

@@ -324,7 +324,7 @@ impl Writer {
                 }
             }
             if !self.buf.is_empty() {
-                self.file.write_all(&self.buf).map_err(|e| io("write", e))?;
+                self.write_batch().map_err(|e| io("write", e))?;
             }
             self.unsynced |= !self.buf.is_empty();
             if sync {
@@ -350,6 +350,44 @@ impl Writer {
             self.known_len = None;
         }
         r
+    }
+
+    /// Append `self.buf`, a run of whole records. When the write fails part way (the disk is
+    /// full, the file hit its size limit), the part that reached the file is cut back to the
+    /// last whole record it holds: the log stays a valid chain that ends at a record boundary
+    /// (verify passes on it and names the call that did not end), never a torn line, which no
+    /// writer may append to. Only this writer's own bytes of this batch are cut, under the lock
+    /// it holds; where the length is unknown (not a regular file) nothing is cut.
+    fn write_batch(&mut self) -> std::io::Result<()> {
+        let mut written = 0;
+        while written < self.buf.len() {
+            match self.file.write(&self.buf[written..]) {
+                Ok(0) => {
+                    return self.cut_back(written, std::io::ErrorKind::WriteZero.into());
+                }
+                Ok(n) => written += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return self.cut_back(written, e),
+            }
+        }
+        Ok(())
+    }
+
+    /// After a failed write of `self.buf` of which `written` bytes reached the file, cut the
+    /// file to its last whole record, and return `e`.
+    fn cut_back(&mut self, written: usize, e: std::io::Error) -> std::io::Result<()> {
+        if let (true, Some(before)) = (self.regular, self.known_len) {
+            let whole = self.buf[..written]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            if whole < written {
+                // Shrinking frees space, so this works on a full disk; if it fails, the torn
+                // line stays and verify names it.
+                let _ = self.file.set_len(before + whole as u64);
+            }
+        }
+        Err(e)
     }
 
     /// Ask the kernel to start writing the file's dirty pages to disk, without waiting. A hint:
