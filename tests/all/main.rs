@@ -30,5 +30,6 @@ mod sdk;
 mod secrets;
 mod serve;
 mod signing;
+mod signing_differential;
 mod support;
 mod ui;
