@@ -36,7 +36,7 @@ use wasmgov::trust::{AllowedSigners, RevokedKeys};
 use crate::support::wasmgov;
 
 const NAMESPACE: &str = "wasmgov-manifest-v1";
-const DEFAULT_SEED: u64 = 0x5eed_0f_d1ff;
+const DEFAULT_SEED: u64 = 0x005e_ed0f_d1ff;
 const COMPONENT: &[u8] = b"the component bytes the manifest pins";
 /// Anyone may publish any tool: the trust file alone decides, as it does for ssh-keygen.
 const POLICY: &str = "[[publishers]]\nprincipal = \"*\"\ntools = [\"*\"]\n";
@@ -480,7 +480,10 @@ fn gen_time(r: &mut Rng, now: i64) -> (String, Option<i64>) {
     let (y, mo, d, h, mi, s) = civil(t);
     let (text, instant) = match r.below(3) {
         0 => (format!("{y:04}{mo:02}{d:02}"), t - t.rem_euclid(DAY)),
-        1 => (format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}"), t - t.rem_euclid(60)),
+        1 => (
+            format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}"),
+            t - t.rem_euclid(60),
+        ),
         _ => (format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}"), t),
     };
     let suffix = *r.pick(&["Z", "z", "", "UTC", "utc"]);
@@ -531,7 +534,16 @@ fn manifest(r: &mut Rng, publisher: &str) -> Vec<u8> {
         r.below(10)
     );
     if r.chance(60) {
-        let words = ["fetch", "the", "weather", "for", "a", "city", "ünïcödé", "\\\"q\\\""];
+        let words = [
+            "fetch",
+            "the",
+            "weather",
+            "for",
+            "a",
+            "city",
+            "ünïcödé",
+            "\\\"q\\\"",
+        ];
         let n = 1 + r.below(6);
         let d: Vec<&str> = (0..n).map(|_| *r.pick(&words)).collect();
         let _ = writeln!(m, "description = \"{}\"", d.join(" "));
@@ -817,6 +829,7 @@ const FAMILIES: &[(&str, usize)] = &[
     ("tampered-manifest", 500),
     ("tampered-signature", 700),
     ("wrong-namespace", 150),
+    ("principals", 300),
     ("trust-file", 1000),
     ("revoked", 250),
 ];
@@ -933,11 +946,19 @@ fn generate(keys: &Keys, seed: u64, now: i64, index: usize, scratch: &Path) -> C
             }
             if r.chance(30) {
                 // A trust line that would allow the signature's namespace too.
-                case.allowed = case.allowed.replace(
-                    &format!("namespaces=\"{NAMESPACE}\""),
-                    "namespaces=\"*\"",
-                );
+                case.allowed = case
+                    .allowed
+                    .replace(&format!("namespaces=\"{NAMESPACE}\""), "namespaces=\"*\"");
             }
+        }
+        "principals" => {
+            // One usable line: only the principals pattern list decides.
+            case.sig = armor(&sign_inline(&keys.signer, &msg, &spec).blob).into_bytes();
+            let (written, repaired, classes) = principals_field(&mut r, &principal);
+            let line = |p: &str| format!("{p} namespaces=\"{NAMESPACE}\" {}\n", keys.signer.public);
+            case.allowed = line(&written);
+            case.repaired = (!repaired.is_empty()).then(|| line(&repaired));
+            case.classes = classes;
         }
         "trust-file" => {
             let key = if r.chance(15) { &keys.sk } else { &keys.signer };
@@ -1072,7 +1093,10 @@ fn tamper_manifest(r: &mut Rng, msg: &[u8]) -> Vec<u8> {
                 m.insert(i, *r.pick(b" \t\n"));
             }
             6 => {
-                m = String::from_utf8(m).unwrap().replace('\n', "\r\n").into_bytes();
+                m = String::from_utf8(m)
+                    .unwrap()
+                    .replace('\n', "\r\n")
+                    .into_bytes();
             }
             7 => {
                 let mut b = vec![0xef, 0xbb, 0xbf];
@@ -1216,7 +1240,10 @@ fn tamper_signature(
             return (t.into_bytes(), vec!["armor"]);
         }
     };
-    if out.get(..10).is_some_and(|h| h[..6] == *b"SSHSIG" && h[6..] == [0; 4]) {
+    if out
+        .get(..10)
+        .is_some_and(|h| h[..6] == *b"SSHSIG" && h[6..] == [0; 4])
+    {
         classes.push("sshsig-version");
     }
     (armor(&out).into_bytes(), classes)
@@ -1284,7 +1311,12 @@ fn our_verdict(case: &Case, allowed: &str, now: i64) -> Result<(), (String, Stri
         // Read as the CLI reads the file: UTF-8 or refused.
         Some(bytes) => Some(
             std::str::from_utf8(bytes)
-                .map_err(|_| ("trust-store".to_owned(), "revoked keys: not UTF-8".to_owned()))
+                .map_err(|_| {
+                    (
+                        "trust-store".to_owned(),
+                        "revoked keys: not UTF-8".to_owned(),
+                    )
+                })
                 .and_then(|t| RevokedKeys::parse(t).map_err(|e| refuse(e.into())))?,
         ),
         None => None,
@@ -1352,7 +1384,9 @@ fn describe(case: &Case, seed: u64, now: i64, ssh: &(bool, String), ours: &str) 
         case.classes,
         case.allowed,
         case.repaired,
-        case.revoked.as_ref().map(|r| String::from_utf8_lossy(r).into_owned()),
+        case.revoked
+            .as_ref()
+            .map(|r| String::from_utf8_lossy(r).into_owned()),
         String::from_utf8_lossy(&case.sig),
         String::from_utf8_lossy(&case.manifest),
         if ssh.0 { "accepts" } else { "refuses" },
@@ -1373,7 +1407,12 @@ fn judge(
         Ok(()) => "accepts".to_owned(),
         Err((k, m)) => format!("refuses: error[{k}]: {m}"),
     };
-    let fail = |why: &str| Err(format!("{why}\n{}", describe(case, seed, now, &ssh, &ours_text)));
+    let fail = |why: &str| {
+        Err(format!(
+            "{why}\n{}",
+            describe(case, seed, now, &ssh, &ours_text)
+        ))
+    };
     match (&ours, ssh.0) {
         (Ok(()), true) => Ok((true, true, None)),
         (Err(_), false) => Ok((false, false, None)),
@@ -1385,7 +1424,9 @@ fn judge(
                 .map(|n| class(n))
                 .find(|c| c.kinds.contains(&kind.as_str()))
             else {
-                return fail("wasmgov refuses what ssh-keygen accepts, outside every documented class");
+                return fail(
+                    "wasmgov refuses what ssh-keygen accepts, outside every documented class",
+                );
             };
             if let Some(rep) = &case.repaired
                 && let Err((k, m)) = our_verdict(case, rep, now)
@@ -1536,7 +1577,10 @@ fn verdicts_agree_with_ssh_keygen() {
         for f in &failures {
             let mut lines = f.lines();
             let (why, case) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
-            let ours = f.lines().find(|l| l.starts_with("  wasmgov:")).unwrap_or("");
+            let ours = f
+                .lines()
+                .find(|l| l.starts_with("  wasmgov:"))
+                .unwrap_or("");
             eprintln!("FAILED {case}: {why} |{ours}");
         }
         panic!(
@@ -1553,10 +1597,16 @@ fn verdicts_agree_with_ssh_keygen() {
             cli_checked.load(Ordering::Relaxed)
         );
         // Every family must exercise both verdicts where it can, or the generator is broken.
-        for fam in ["good", "good-sk", "good-ssh-keygen", "trust-file", "revoked"] {
+        for fam in [
+            "good",
+            "good-sk",
+            "good-ssh-keygen",
+            "trust-file",
+            "revoked",
+        ] {
             assert!(tallies[fam].both_accept > 0, "{fam}: nothing accepted");
         }
-        for fam in ["trust-file", "revoked", "tampered-signature"] {
+        for fam in ["principals", "trust-file", "revoked", "tampered-signature"] {
             assert!(tallies[fam].both_refuse > 0, "{fam}: nothing refused");
         }
     }
