@@ -3,24 +3,29 @@
 //! A pattern matches a whole string; `*` matches any run of characters (also none) and `?` matches
 //! exactly one. A pattern list is comma-separated; a `!` in front of a pattern negates it, and a
 //! negated match wins over every positive match (OpenSSH's `match_pattern_list`). Matching is
-//! case-sensitive, as `ssh-keygen -Y verify` matches principals and namespaces.
+//! case-sensitive and byte-wise, as `ssh-keygen -Y verify` matches principals and namespaces: `?`
+//! is one byte, so it does not match a multi-byte UTF-8 character. A pattern of
+//! [`MAX_PATTERN_LEN`] bytes or more is refused: OpenSSH never matches a line that has one.
 
 use std::fmt;
 
-/// Whether `text` matches the wildcard `pattern` (`*` and `?`), over whole strings.
+/// The longest pattern (without its `!`) OpenSSH's `match_pattern_list` can match is one byte
+/// shorter than this; for a longer one it returns "no match" for the whole list.
+pub const MAX_PATTERN_LEN: usize = 1023;
+
+/// Whether `text` matches the wildcard `pattern` (`*` and `?`, each over bytes), over whole strings.
 pub fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
     let (mut pi, mut ti) = (0usize, 0usize);
     // Position of the last `*` seen and the text position it was tried at.
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
         match p.get(pi) {
-            Some('*') => {
+            Some(b'*') => {
                 star = Some((pi, ti));
                 pi += 1;
             }
-            Some(&c) if c == '?' || c == t[ti] => {
+            Some(&c) if c == b'?' || c == t[ti] => {
                 pi += 1;
                 ti += 1;
             }
@@ -34,7 +39,7 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
             },
         }
     }
-    p[pi..].iter().all(|&c| c == '*')
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
 /// A comma-separated list of wildcard patterns, each optionally negated with a leading `!`.
@@ -59,6 +64,13 @@ impl PatternList {
             let bare = part.strip_prefix('!').unwrap_or(part);
             if bare.is_empty() {
                 return Err(PatternListError(format!("empty pattern in list `{list}`")));
+            }
+            if bare.len() >= MAX_PATTERN_LEN {
+                return Err(PatternListError(format!(
+                    "pattern `{}…` is {} bytes; OpenSSH matches nothing against a pattern of {MAX_PATTERN_LEN} bytes or more",
+                    bare.chars().take(16).collect::<String>(),
+                    bare.len()
+                )));
             }
             if part.chars().any(|c| c.is_whitespace() || c.is_control()) {
                 return Err(PatternListError(format!(
@@ -124,6 +136,24 @@ mod tests {
         assert!(!l.matches("alice@other.org"));
         let only_neg = PatternList::parse("!x").unwrap();
         assert!(!only_neg.matches("y"));
+    }
+
+    /// As OpenSSH's match_pattern: `?` is one byte (a regression found by the differential test).
+    #[test]
+    fn question_mark_is_one_byte() {
+        assert!(!wildcard_match("?ser@example.com", "üser@example.com"));
+        assert!(wildcard_match("??ser@example.com", "üser@example.com"));
+        assert!(wildcard_match("*ser@example.com", "üser@example.com"));
+        assert!(wildcard_match("üser@example.co?", "üser@example.com"));
+    }
+
+    /// OpenSSH never matches a list with a pattern of 1023+ bytes, so wasmgov refuses it.
+    #[test]
+    fn overlong_patterns_are_refused() {
+        let long = "a".repeat(MAX_PATTERN_LEN);
+        assert!(PatternList::parse(&format!("{long},alice@example.com")).is_err());
+        assert!(PatternList::parse(&format!("alice@example.com,!{long}")).is_err());
+        assert!(PatternList::parse(&"a".repeat(MAX_PATTERN_LEN - 1)).is_ok());
     }
 
     #[test]

@@ -110,19 +110,24 @@ pub fn is_supported(algorithm: &Algorithm) -> bool {
     matches!(algorithm, Algorithm::Ed25519 | Algorithm::SkEd25519)
 }
 
-/// When a signature does not decode because its key type is not compiled in (ECDSA, DSA, …),
-/// read just the key's algorithm name and fingerprint so the refusal can say what it is.
-fn unsupported_key_in(text: &str) -> Option<SignatureError> {
-    use sha2::Digest;
-    use ssh_encoding::base64::{Base64Unpadded, Encoding};
-    use ssh_encoding::{Decode, Reader};
-    // OpenSSH wraps SSHSIG PEM at 70 columns.
+/// The SSHSIG blob inside the PEM armour (OpenSSH wraps it at 70 columns).
+fn pem_blob(text: &str) -> Option<Vec<u8>> {
     let mut decoder = ssh_encoding::pem::Decoder::new_wrapped(text.as_bytes(), 70).ok()?;
     if decoder.type_label() != "SSH SIGNATURE" {
         return None;
     }
     let mut data = Vec::new();
     decoder.decode_to_end(&mut data).ok()?;
+    Some(data)
+}
+
+/// When a signature does not decode because its key type is not compiled in (ECDSA, DSA, …),
+/// read just the key's algorithm name and fingerprint so the refusal can say what it is.
+fn unsupported_key_in(text: &str) -> Option<SignatureError> {
+    use sha2::Digest;
+    use ssh_encoding::base64::{Base64Unpadded, Encoding};
+    use ssh_encoding::{Decode, Reader};
+    let data = pem_blob(text)?;
     let mut r: &[u8] = data.strip_prefix(b"SSHSIG")?;
     let _version = u32::decode(&mut r).ok()?;
     let blob = Vec::<u8>::decode(&mut r).ok()?;
@@ -167,6 +172,13 @@ impl ManifestSignature {
                 "no `-----BEGIN SSH SIGNATURE-----` line: this is not a signature file".into(),
             ));
         }
+        // As OpenSSH's sshsig_dearmor: the file starts with exactly this line (no leading
+        // whitespace, BOM or CR), so nothing ssh-keygen refuses is accepted here.
+        if !text.starts_with("-----BEGIN SSH SIGNATURE-----\n") {
+            return Err(SignatureError::Malformed(
+                "the file must start with the line `-----BEGIN SSH SIGNATURE-----` (no leading whitespace, byte-order mark or CRLF line ending)".into(),
+            ));
+        }
         if !text.contains("-----END SSH SIGNATURE-----") {
             return Err(SignatureError::Malformed(
                 "truncated: no `-----END SSH SIGNATURE-----` line".into(),
@@ -176,6 +188,18 @@ impl ManifestSignature {
             unsupported_key_in(text)
                 .unwrap_or_else(|| SignatureError::Malformed(format!("not an SSH signature: {e}")))
         })?;
+        // ssh-key's decoder does not check that a length-prefixed field (the public key, the
+        // signature, the key inside them) is consumed exactly, so a blob with an inflated length
+        // decodes although OpenSSH refuses it. Accept only the canonical encoding of what was
+        // decoded: the bytes verified are then exactly the structure ssh-keygen reads.
+        let mut canonical = Vec::new();
+        ssh_encoding::Encode::encode(&sig, &mut canonical)
+            .map_err(|e| SignatureError::Malformed(format!("not an SSH signature: {e}")))?;
+        if pem_blob(text).as_deref() != Some(canonical.as_slice()) {
+            return Err(SignatureError::Malformed(
+                "not an SSH signature: a field's length does not match its contents".into(),
+            ));
+        }
         if sig.version() != SshSig::VERSION {
             return Err(SignatureError::Malformed(format!(
                 "SSHSIG version {} (only version 1 is supported)",
@@ -532,6 +556,21 @@ pub(crate) mod tests {
         }
     }
 
+    /// PEM armour as ssh-keygen writes it: 70-column base64 between the two lines.
+    fn armor(blob: &[u8]) -> String {
+        use ssh_encoding::base64::{Base64, Encoding};
+        let body = Base64::encode_string(blob);
+        let lines: Vec<&str> = body
+            .as_bytes()
+            .chunks(70)
+            .map(|l| std::str::from_utf8(l).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN SSH SIGNATURE-----\n{}\n-----END SSH SIGNATURE-----\n",
+            lines.join("\n")
+        )
+    }
+
     #[test]
     fn malformed_signatures_are_refused_without_panic() {
         let dir = tempfile::tempdir().unwrap();
@@ -542,7 +581,16 @@ pub(crate) mod tests {
         let garbage = text.replace(&text[40..60], "!!!!!!!!!!!!!!!!!!!!");
         let mut big = good.clone();
         big.resize(MAX_SIGNATURE_SIZE + 1, b'\n');
+        // Armour ssh-keygen refuses ("missing header"): a regression found by the differential test.
+        let leading_newline = format!("\n{text}");
+        let leading_space = format!(" {text}");
+        let crlf = text.replace('\n', "\r\n");
+        let bom = format!("\u{feff}{text}");
         for bad in [
+            leading_newline.as_bytes(),
+            leading_space.as_bytes(),
+            crlf.as_bytes(),
+            bom.as_bytes(),
             truncated,
             garbage.as_bytes(),
             b"",
@@ -551,6 +599,17 @@ pub(crate) mod tests {
             b"-----BEGIN SSH SIGNATURE-----\n-----END SSH SIGNATURE-----\n",
         ] {
             let e = ManifestSignature::parse(bad).unwrap_err();
+            assert_eq!(e.kind(), "malformed-signature", "{e}");
+        }
+        // An inflated length prefix on the public key (0x33 -> 0x8033) or the key bytes inside
+        // it (0x20 -> 0x80020): OpenSSH refuses both ("incomplete message"); a regression found
+        // by the differential test, as ssh-key's decoder ignores the surplus.
+        let blob = pem_blob(&text).unwrap();
+        for (at, bit) in [(12, 0x80), (30, 0x08)] {
+            let mut b = blob.clone();
+            b[at] ^= bit;
+            let pem = armor(&b);
+            let e = ManifestSignature::parse(pem.as_bytes()).unwrap_err();
             assert_eq!(e.kind(), "malformed-signature", "{e}");
         }
         // A flipped byte inside the signature blob: either unparseable or a bad signature.

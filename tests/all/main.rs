@@ -32,5 +32,6 @@ mod sdk;
 mod secrets;
 mod serve;
 mod signing;
+mod signing_differential;
 mod support;
 mod ui;
