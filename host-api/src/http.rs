@@ -178,7 +178,38 @@ impl HttpPolicy {
 
     /// The first, synchronous half of a request: parse and match the destination.
     fn decide(&self, req: &Request<WasiBody>) -> Result<Destination, NetDenied> {
-        let uri = req.uri();
+        let dest = Destination::of_uri(req.uri())?;
+        if !self.net.rules.iter().any(|r| dest.allowed_by(r)) {
+            return Err(NetDenied::NotAllowed {
+                scheme: dest.scheme,
+                host: dest.host.to_string(),
+                port: dest.port,
+            });
+        }
+        Ok(dest)
+    }
+
+    fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+}
+
+/// Where an outgoing request goes, read strictly from its URI (its addresses are not checked
+/// yet). The one parse both the allow-list check and the connection use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// `http` or `https`.
+    pub scheme: Scheme,
+    /// The host, parsed by [`Host::parse`].
+    pub host: Host,
+    /// The port: the URI's, or the scheme's default.
+    pub port: u16,
+}
+
+impl Destination {
+    /// Read the destination of a request URI: scheme `http` or `https`, no user info, a host
+    /// [`Host::parse`] accepts, the port defaulted by scheme.
+    pub fn of_uri(uri: &http::Uri) -> Result<Self, NetDenied> {
         let scheme = match uri.scheme() {
             Some(s) if *s == UriScheme::HTTP => Scheme::Http,
             Some(s) if *s == UriScheme::HTTPS => Scheme::Https,
@@ -203,32 +234,13 @@ impl HttpPolicy {
             Scheme::Https => 443,
             _ => 80,
         });
-        if !self
-            .net
-            .rules
-            .iter()
-            .any(|r| r.matches(scheme, &host, port))
-        {
-            return Err(NetDenied::NotAllowed {
-                scheme,
-                host: host.to_string(),
-                port,
-            });
-        }
-        Ok(Destination { scheme, host, port })
+        Ok(Self { scheme, host, port })
     }
 
-    fn remaining(&self) -> Duration {
-        self.deadline.saturating_duration_since(Instant::now())
+    /// Whether `rule` allows this destination.
+    pub fn allowed_by(&self, rule: &net::NetRule) -> bool {
+        rule.matches(self.scheme, &self.host, self.port)
     }
-}
-
-/// A destination that matched a rule (its addresses are not checked yet).
-#[derive(Debug, Clone)]
-struct Destination {
-    scheme: Scheme,
-    host: Host,
-    port: u16,
 }
 
 impl WasiHttpHooks for HttpPolicy {

@@ -12,6 +12,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use wasmgov_host_api::net;
 
 /// A URL scheme a tool may connect with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -149,6 +150,24 @@ impl NetPattern {
     /// Whether the host is a `*.` wildcard.
     pub fn is_wildcard(&self) -> bool {
         matches!(self.host, HostPattern::Wildcard(_))
+    }
+
+    /// The host-api rule that enforces this pattern in a sandbox.
+    pub fn rule(&self) -> net::NetRule {
+        net::NetRule {
+            scheme: match self.scheme {
+                Scheme::Http => net::Scheme::Http,
+                Scheme::Https => net::Scheme::Https,
+                Scheme::Tcp => net::Scheme::Tcp,
+            },
+            host: match &self.host {
+                HostPattern::Name(n) => net::HostMatch::Name(n.clone()),
+                HostPattern::Wildcard(s) => net::HostMatch::Wildcard(s.clone()),
+                HostPattern::Ipv4(a) => net::HostMatch::Ip((*a).into()),
+                HostPattern::Ipv6(a) => net::HostMatch::Ip((*a).into()),
+            },
+            port: self.port,
+        }
     }
 }
 

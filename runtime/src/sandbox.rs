@@ -9,31 +9,13 @@ use std::sync::Arc;
 
 use wasmgov_host_api::SandboxConfig;
 use wasmgov_host_api::fs::Bind;
-use wasmgov_host_api::net::{AddressPolicy, HostMatch, NetConfig, NetRule, Resolver, Scheme};
+use wasmgov_host_api::net::{AddressPolicy, NetConfig, Resolver};
 use wasmgov_host_api::secrets::{SecretBinding, SecretError};
 
 use crate::error::Refusal;
 use crate::grant::Grant;
 use crate::names::Access;
-use crate::net_pattern::{self, HostPattern, NetPattern};
-
-/// The host-api form of a network pattern.
-pub(crate) fn rule_for(p: &NetPattern) -> NetRule {
-    NetRule {
-        scheme: match p.scheme {
-            net_pattern::Scheme::Http => Scheme::Http,
-            net_pattern::Scheme::Https => Scheme::Https,
-            net_pattern::Scheme::Tcp => Scheme::Tcp,
-        },
-        host: match &p.host {
-            HostPattern::Name(n) => HostMatch::Name(n.clone()),
-            HostPattern::Wildcard(s) => HostMatch::Wildcard(s.clone()),
-            HostPattern::Ipv4(a) => HostMatch::Ip((*a).into()),
-            HostPattern::Ipv6(a) => HostMatch::Ip((*a).into()),
-        },
-        port: p.port,
-    }
-}
+use crate::net_pattern::NetPattern;
 
 /// The sandbox of each call under `grant`, resolving names with `resolver`.
 ///
@@ -67,7 +49,7 @@ pub(crate) fn config_for(
         })
         .collect();
     let net = NetConfig {
-        rules: grant.net.iter().map(rule_for).collect(),
+        rules: grant.net.iter().map(NetPattern::rule).collect(),
         addresses: AddressPolicy {
             cidrs: grant.cidrs.clone(),
         },
@@ -91,7 +73,7 @@ pub(crate) fn config_for(
         }
         secrets.push(SecretBinding::new(
             s.name.as_str(),
-            rule_for(&s.host),
+            s.host.rule(),
             &s.header,
             &s.format,
             &value,

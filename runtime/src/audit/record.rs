@@ -561,6 +561,24 @@ fn seal_line(out: &mut Vec<u8>, start: usize, prev: &Hex64) -> Hex64 {
     hash
 }
 
+/// The longest line a reader of the log accepts, newline included. The writer's records are far
+/// below it (the largest, a `load`, holds a manifest and a policy of at most 64 KiB each, escaped),
+/// so a longer line is not a record; reading stops there, and a hostile file cannot make a
+/// reader hold more than this.
+pub const MAX_LINE: usize = 4 << 20;
+
+/// Read one line of a log into `buf` (cleared first), at most [`MAX_LINE`] bytes: returns the
+/// bytes read (0 at the end). A line that is cut by the cap has no trailing newline and is
+/// exactly `MAX_LINE + 1` bytes long.
+pub fn read_line_capped(
+    r: &mut impl std::io::BufRead,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<usize> {
+    use std::io::Read;
+    buf.clear();
+    r.by_ref().take(MAX_LINE as u64 + 1).read_until(b'\n', buf)
+}
+
 /// Split a line into (the bytes that were hashed, without the closing brace; the stored hash).
 /// `None` when the line does not end with a well-formed hash member.
 pub(crate) fn split_hash(line: &[u8]) -> Option<(&[u8], &str)> {

@@ -54,17 +54,32 @@ impl Filter {
 /// parsed form), one at a time: a log of any size streams through. A line that is not JSON is
 /// an error naming it; so is an error `f` returns.
 pub fn for_each(
-    r: impl BufRead,
+    mut r: impl BufRead,
     filter: &Filter,
     mut f: impl FnMut(String, Value) -> Result<(), String>,
 ) -> Result<(), String> {
-    for (i, line) in r.lines().enumerate() {
-        let line = line.map_err(|e| format!("line {}: {e}", i + 1))?;
+    let mut buf = Vec::new();
+    for i in 1u64.. {
+        let n = super::record::read_line_capped(&mut r, &mut buf)
+            .map_err(|e| format!("line {i}: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        if buf.len() > super::record::MAX_LINE {
+            return Err(format!(
+                "line {i}: longer than {} MiB: not a record",
+                super::record::MAX_LINE >> 20
+            ));
+        }
+        let text = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        let line = String::from_utf8(text.to_vec())
+            .map_err(|_| format!("line {i}: not UTF-8: not a record"))?;
         if line.is_empty() {
             continue;
         }
-        let v: Value = serde_json::from_str(&line)
-            .map_err(|e| format!("line {}: not a record: {e}", i + 1))?;
+        let v: Value =
+            serde_json::from_str(&line).map_err(|e| format!("line {i}: not a record: {e}"))?;
         if filter.matches(&v) {
             f(line, v)?;
         }

@@ -147,8 +147,7 @@ pub fn verify(mut r: impl BufRead, opts: &VerifyOptions) -> std::io::Result<Veri
     let mut open: std::collections::HashMap<String, (u64, String)> =
         std::collections::HashMap::new();
     loop {
-        buf.clear();
-        if r.read_until(b'\n', &mut buf)? == 0 {
+        if record::read_line_capped(&mut r, &mut buf)? == 0 {
             break;
         }
         line_no += 1;
@@ -157,6 +156,13 @@ pub fn verify(mut r: impl BufRead, opts: &VerifyOptions) -> std::io::Result<Veri
             line: line_no,
             what,
         };
+        if buf.len() > record::MAX_LINE {
+            rep.problem = Some(bad(format!(
+                "a line longer than {} MiB: not a record",
+                record::MAX_LINE >> 20
+            )));
+            return Ok(rep);
+        }
         let Some(line) = buf.strip_suffix(b"\n") else {
             rep.problem = Some(bad(
                 "the last line is incomplete (torn write or truncation)".into(),
@@ -311,4 +317,40 @@ pub fn verify(mut r: impl BufRead, opts: &VerifyOptions) -> std::io::Result<Veri
         });
     }
     Ok(rep)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A line longer than any record, with no newline for gigabytes, is refused after the cap:
+    /// the reader never holds more than `MAX_LINE` of it.
+    #[test]
+    fn an_endless_line_is_refused_at_the_cap_not_read_into_memory() {
+        struct Endless(u64);
+        impl std::io::Read for Endless {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = buf.len().min(usize::try_from(self.0).unwrap_or(usize::MAX));
+                buf[..n].fill(b'x');
+                self.0 -= n as u64;
+                Ok(n)
+            }
+        }
+        let src = std::io::BufReader::new(Endless(1 << 40));
+        let rep = verify(src, &VerifyOptions::default()).unwrap();
+        let p = rep.problem.expect("refused");
+        assert_eq!((p.seq, p.line), (0, 1));
+        assert!(p.what.contains("longer than 4 MiB"), "{}", p.what);
+        let mut rows = 0;
+        let shown = super::super::show::for_each(
+            std::io::BufReader::new(Endless(1 << 40)),
+            &Default::default(),
+            |_, _| {
+                rows += 1;
+                Ok(())
+            },
+        );
+        assert!(shown.unwrap_err().contains("longer than 4 MiB"));
+        assert_eq!(rows, 0);
+    }
 }
