@@ -574,7 +574,7 @@ pub fn read_line_capped(
     r: &mut impl std::io::BufRead,
     buf: &mut Vec<u8>,
 ) -> std::io::Result<usize> {
-    use std::io::Read;
+    use std::io::{BufRead, Read};
     buf.clear();
     r.by_ref().take(MAX_LINE as u64 + 1).read_until(b'\n', buf)
 }
