@@ -4,10 +4,14 @@
 //! `ssh-keygen(1)` describes them. Principals are a comma-separated pattern list (`*`, `?`, `!`).
 //! Options are `namespaces="…"`, `valid-after="…"` and `valid-before="…"` (times as
 //! `YYYYMMDD[Z]` or `YYYYMMDDHHMM[SS][Z]`); `cert-authority` is refused as unsupported and any
-//! other option is an error. wasmgov is stricter than `ssh-keygen` in three ways: an entry may sign
-//! manifests only if its `namespaces=` includes `wasmgov-manifest-v1` (no option means no), a
-//! malformed line anywhere fails the whole file, and a time without `Z` is read as UTC (OpenSSH
-//! reads it as local time; write the `Z` so both agree).
+//! other option is an error. wasmgov is stricter than `ssh-keygen`, never wider (the differential
+//! test `tests/all/signing_differential.rs` checks thousands of cases against it): an entry may
+//! sign manifests only if its `namespaces=` includes `wasmgov-manifest-v1` (no option means no);
+//! a malformed line anywhere fails the whole file (as do `cert-authority`, an empty or overlong
+//! pattern element, a repeated option, or `valid-before` not after `valid-after`); impossible
+//! dates are refused rather than normalised; `?` matches one byte, as in OpenSSH; the revoked
+//! list must be public keys (a binary KRL is refused, not read as empty); and a time without `Z`
+//! is read as UTC (OpenSSH reads it as local time; write the `Z` so both agree).
 //!
 //! The revoked-keys file holds one public key per line; revocation beats any allow.
 
