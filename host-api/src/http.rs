@@ -230,10 +230,20 @@ impl Destination {
         }
         let raw_host = authority.host();
         let host = Host::parse(raw_host).ok_or_else(|| NetDenied::BadHost(raw_host.into()))?;
-        let port = authority.port_u16().unwrap_or(match scheme {
-            Scheme::Https => 443,
-            _ => 80,
-        });
+        // The `http` crate reads a port it cannot parse (`t:'08`, `t:99999`) as no port at all,
+        // which would default it; the URL standard refuses such an authority. Refuse it too: a
+        // port is absent, or 1-5 digits that fit in 16 bits.
+        let after_host = authority.as_str().get(raw_host.len()..).unwrap_or_default();
+        let port = match after_host.strip_prefix(':') {
+            None if after_host.is_empty() => match scheme {
+                Scheme::Https => 443,
+                _ => 80,
+            },
+            Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => p
+                .parse::<u16>()
+                .map_err(|_| NetDenied::BadHost(authority.to_string()))?,
+            _ => return Err(NetDenied::BadHost(authority.to_string())),
+        };
         Ok(Self { scheme, host, port })
     }
 
@@ -672,5 +682,38 @@ impl Body for CappedBody {
 
     fn size_hint(&self) -> SizeHint {
         self.incoming.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dest(uri: &str) -> Result<Destination, NetDenied> {
+        Destination::of_uri(&uri.parse::<http::Uri>().expect("the http crate parses it"))
+    }
+
+    #[test]
+    fn ports_are_absent_or_numbers_in_range() {
+        assert_eq!(dest("http://t/").map(|d| d.port).ok(), Some(80));
+        assert_eq!(dest("https://t/").map(|d| d.port).ok(), Some(443));
+        assert_eq!(dest("http://t:8080/").map(|d| d.port).ok(), Some(8080));
+        assert_eq!(dest("http://t:080/").map(|d| d.port).ok(), Some(80));
+        assert_eq!(dest("http://[::1]:8443/").map(|d| d.port).ok(), Some(8443));
+        // The `http` crate reads these ports as absent, which would have defaulted them to 80
+        // (found by the net_allow fuzz target against the URL standard, which refuses them).
+        for bad in [
+            "http://t:'08/",
+            "http://t:99999/",
+            "http://t:65536/",
+            "http://t:/",
+            "http://t:8o/",
+            "http://[::1]:x/",
+        ] {
+            assert!(
+                matches!(dest(bad), Err(NetDenied::BadHost(_))),
+                "{bad} should be refused"
+            );
+        }
     }
 }
