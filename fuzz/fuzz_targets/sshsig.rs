@@ -8,13 +8,13 @@
 //! forgery. The untouched signature must verify, so the harness cannot pass vacuously.
 #![no_main]
 
+mod harness_key;
+
 use std::sync::OnceLock;
 
 use arbitrary::Arbitrary;
 use base64ct::{Base64, Encoding};
 use libfuzzer_sys::fuzz_target;
-use ssh_key::PrivateKey;
-use ssh_key::private::Ed25519Keypair;
 use wasmgov_runtime::signature::{self, ManifestSignature, NAMESPACE};
 
 const MESSAGE: &[u8] = include_bytes!("../../tests/ui/manifest.toml");
@@ -98,8 +98,7 @@ fn armour(blob: &[u8], width: usize, crlf: bool) -> Vec<u8> {
 fn original() -> &'static Fields {
     static F: OnceLock<Fields> = OnceLock::new();
     F.get_or_init(|| {
-        let key = PrivateKey::from(Ed25519Keypair::from_seed(&[7; 32]));
-        let pem = signature::sign(&key, MESSAGE).expect("signing works");
+        let pem = signature::sign(&harness_key::get().private, MESSAGE).expect("signing works");
         let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
         let blob = Base64::decode_vec(&b64).expect("ssh-key writes base64");
         let f = Fields::decode(&blob).expect("ssh-key writes SSHSIG");

@@ -661,6 +661,21 @@ pub fn rss_high_water_mark_kib(pid: &str) -> u64 {
         .expect("VmHWM")
 }
 
+/// Await every task, in order, all within [`RUN_DEADLINE`]: a call that hangs fails the run.
+pub async fn join_within_deadline<T: Send + 'static>(
+    tasks: Vec<tokio::task::JoinHandle<T>>,
+) -> Vec<T> {
+    tokio::time::timeout(RUN_DEADLINE, async {
+        let mut v = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            v.push(t.await.expect("call task"));
+        }
+        v
+    })
+    .await
+    .expect("every call ends within the run's deadline")
+}
+
 /// Calls per tool of a run, for the report.
 pub fn calls_per_tool(cases: &[Case]) -> BTreeMap<&'static str, usize> {
     let mut m = BTreeMap::new();
@@ -764,15 +779,7 @@ async fn library_run() {
             })
         })
         .collect();
-    let outcomes = tokio::time::timeout(RUN_DEADLINE, async {
-        let mut v = Vec::with_capacity(tasks.len());
-        for t in tasks {
-            v.push(t.await.expect("call task"));
-        }
-        v
-    })
-    .await
-    .expect("every call ends within the run's deadline");
+    let outcomes = join_within_deadline(tasks).await;
     let wall = began.elapsed();
     for (i, (case, out)) in cases.iter().zip(&outcomes).enumerate() {
         let answer = match &out.result {

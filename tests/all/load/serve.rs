@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{
-    Answer, CALLS, Case, LIBRARY_RSS_BOUND_KIB, Mix, RUN_DEADLINE, SLOTS, calls_per_tool,
-    check_answer, check_log, rss_high_water_mark_kib,
+    Answer, CALLS, Case, LIBRARY_RSS_BOUND_KIB, Mix, SLOTS, calls_per_tool, check_answer,
+    check_log, join_within_deadline, rss_high_water_mark_kib,
 };
-use crate::serve::http::{message, raise_fd_limit};
+use crate::serve::http::{answer, message, raise_fd_limit};
 use crate::serve::listening_port;
 
 /// The server's RSS bound: the library run's (the same runtime, tools and slots), since the
@@ -55,13 +55,7 @@ async fn call(addr: SocketAddr, id: usize, case: &Case) -> (u16, String) {
     if let Err(e) = sent.await {
         return (0, format!("{e} (after {} bytes of answer)", out.len()));
     }
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, text)
+    answer(&out)
 }
 
 /// The answer a tool result carries: its structured content (or text) or its error.
@@ -126,15 +120,7 @@ async fn a_thousand_mixed_calls_through_wasmgov_serve_stay_bounded_and_audited()
             tokio::spawn(async move { call(addr, i, &case).await })
         })
         .collect();
-    let answers = tokio::time::timeout(RUN_DEADLINE, async {
-        let mut v = Vec::with_capacity(tasks.len());
-        for t in tasks {
-            v.push(t.await.expect("call task"));
-        }
-        v
-    })
-    .await
-    .expect("every call is answered within the run's deadline");
+    let answers = join_within_deadline(tasks).await;
     let wall = began.elapsed();
     let failed: Vec<(usize, &String)> = answers
         .iter()

@@ -25,7 +25,12 @@ pub async fn exchange(addr: SocketAddr, head: &str, body: &[u8]) -> (u16, String
     let _ = s.write_all(&bytes).await;
     let mut out = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut out)).await;
-    let text = String::from_utf8_lossy(&out).into_owned();
+    answer(&out)
+}
+
+/// A raw HTTP/1.1 answer as (its status, 0 when there is none; its text).
+pub fn answer(out: &[u8]) -> (u16, String) {
+    let text = String::from_utf8_lossy(out).into_owned();
     let status = text
         .split(' ')
         .nth(1)
