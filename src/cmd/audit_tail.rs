@@ -9,11 +9,12 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
+use wasmgov::audit::record;
 use wasmgov::audit::show::{self, Filter, Layout};
 
 use crate::flags::AuditTailArgs;
@@ -22,8 +23,9 @@ use crate::report::usage;
 /// How often a followed log is looked at.
 const POLL: Duration = Duration::from_millis(200);
 
-/// Most bytes of one line kept while waiting for its end (a record is far smaller).
-const MAX_LINE: usize = 16 * 1024 * 1024;
+/// Most bytes of one line read or kept while waiting for its end: the longest line any reader of
+/// the log accepts (a record is far smaller).
+const MAX_LINE: usize = record::MAX_LINE;
 
 /// Run `wasmgov audit tail`.
 pub fn run(a: AuditTailArgs) -> anyhow::Result<i32> {
@@ -35,16 +37,20 @@ pub fn run(a: AuditTailArgs) -> anyhow::Result<i32> {
     let keep = a.lines as usize;
     let mut last: VecDeque<(String, Value)> = VecDeque::with_capacity(keep.min(4096));
     let mut offset = 0u64;
-    let mut line = String::new();
+    let mut bytes = Vec::new();
     loop {
-        line.clear();
-        let n = reader
-            .read_line(&mut line)
+        let n = record::read_line_capped(&mut reader, &mut bytes)
             .map_err(|e| unreadable(e.to_string()))?;
-        if n == 0 || !line.ends_with('\n') {
+        if bytes.len() > MAX_LINE {
+            return Err(unreadable(format!(
+                "a line longer than {MAX_LINE} bytes at byte {offset}: not a record"
+            )));
+        }
+        if n == 0 || !bytes.ends_with(b"\n") {
             // End of file, or a record still being written: following picks it up from here.
             break;
         }
+        let line = String::from_utf8_lossy(&bytes);
         offset += n as u64;
         if let Some(v) = parse(&line, &filter).map_err(unreadable)? {
             if keep == 0 {

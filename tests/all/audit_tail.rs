@@ -57,6 +57,26 @@ fn tail_prints_the_last_matching_records() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// A line longer than any record is refused, in the first pass as while following, instead of
+/// being read into memory whole.
+#[test]
+fn a_line_longer_than_any_record_is_refused_not_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let mut text = record(0, "t") + "\n";
+    text.push_str(&"x".repeat(5 << 20));
+    text.push('\n');
+    std::fs::write(&log, text).unwrap();
+    let out = wasmgov()
+        .args(["audit", "tail", s(&log), "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("a line longer than 4194304 bytes"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
 #[test]
 fn follow_sees_appends_split_writes_rotation_and_truncation() {
     let dir = tempfile::tempdir().unwrap();
