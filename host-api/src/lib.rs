@@ -19,6 +19,7 @@ pub mod limiter;
 pub mod linker;
 pub mod net;
 pub mod output;
+pub mod quiet;
 pub mod redact;
 pub mod sandbox;
 pub mod secrets;

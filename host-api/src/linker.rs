@@ -107,6 +107,8 @@ pub fn build_linker(engine: &Engine) -> wasmtime::Result<Linker<Sandbox>> {
         Sandbox::fs_view,
     )?;
     linker.allow_shadowing(false);
+    // Clock and random reads: recorded without a tracing span (see `crate::quiet`).
+    crate::quiet::add_to_linker(&mut linker)?;
     // wasi:http/types through the view that charges the call's host-memory budget.
     crate::http_types::add_to_linker(&mut linker)?;
     host::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |s| s)?;

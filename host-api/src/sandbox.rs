@@ -21,6 +21,7 @@ use crate::http::HttpPolicy;
 use crate::limiter::MemoryLimiter;
 use crate::net::NetConfig;
 use crate::output::{CappedPipe, OutputBudget};
+use crate::quiet::QuietRecorder;
 use crate::secrets::SecretBinding;
 use crate::{env, fs, net};
 
@@ -117,6 +118,8 @@ pub struct Sandbox {
     pub host_calls: u64,
     /// Held binds, write quota, fd and listing caps of this call's filesystem.
     pub fs: FsGov,
+    /// Told of each clock and random read served without a tracing span ([`crate::quiet`]).
+    pub(crate) quiet: Option<Arc<dyn QuietRecorder>>,
 }
 
 /// Most handles (files, streams, pollables, HTTP objects) a call may hold open at once. Each
@@ -197,6 +200,7 @@ impl Sandbox {
             host_calls: 0,
             fs: FsGov::new(config.binds, config.write_bytes, config.write_files)
                 .observing(config.observe_root),
+            quiet: None,
         })
     }
 }

@@ -152,12 +152,15 @@ pub(crate) async fn invoke(
     if is_command {
         config.stdin = input.to_vec();
     }
-    let sandbox = match Sandbox::new(config) {
+    let mut sandbox = match Sandbox::new(config) {
         Ok(s) => s,
         Err(e) => {
             return CallOutcome::failed(Refusal::Bind(e).into());
         }
     };
+    if let Some(a) = audit {
+        sandbox.record_quiet_calls(a.quiet_recorder());
+    }
     let mut store = Store::new(engine, sandbox);
     store.limiter(|s| &mut s.limiter);
     // What one host call may copy from the guest before the host can charge or refuse it. The

@@ -751,19 +751,7 @@ fn faked(c: &mut Command, file: &Path, fake_monotonic: bool) {
 
 /// Microseconds since the epoch of a record's RFC 3339 `ts` (`YYYY-MM-DDTHH:MM:SS.ffffffZ`).
 fn micros(ts: &Value) -> i64 {
-    let t = ts.as_str().expect("ts");
-    let n = |a: usize, b: usize| -> i64 { t[a..b].parse().expect("digits") };
-    let (y, m, d) = (n(0, 4), n(5, 7), n(8, 10));
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + n(11, 13) * 3600 + n(14, 16) * 60 + n(17, 19);
-    secs * 1_000_000 + n(20, 26)
+    wasmgov::audit::record::ts_micros(ts.as_str().expect("ts")).expect("an RFC 3339 UTC time")
 }
 
 const DAY_US: i64 = 86_400 * 1_000_000;

@@ -7,6 +7,11 @@
 //! one `host-call` record, except that a run of identical side-effect-free calls (a clock read
 //! in a loop; see [`HostCallItem::absorb`]) becomes one record with a `count`.
 //!
+//! The exception: the clock and random reads host-api serves without a span
+//! ([`wasmgov_host_api::quiet`]) are reported straight to the call's capture through the
+//! sandbox ([`QuietRecorder`]) and go into the same batch, in the same order, as the same
+//! records.
+//!
 //! How, cheaply: one process-wide [`Router`] subscriber does no span bookkeeping of its own.
 //! While a call's future is polled (inside [`Captured`]) the router is the thread's default
 //! dispatcher and a thread-local names the call's [`CallCapture`]; every span and event goes
@@ -42,6 +47,8 @@ use tracing::field::{Field, Visit};
 use tracing::span;
 use tracing::subscriber::Interest;
 use tracing::{Dispatch, Event, Metadata, Subscriber};
+
+use wasmgov_host_api::quiet::{QuietCall, QuietRecorder};
 
 use super::record::{CallHead, Decision, HostBatch, HostCallItem, Site};
 use super::summary::{
@@ -441,47 +448,52 @@ impl CallCapture {
                 return false;
             }
             let item = st.open.remove(i).finish();
-            // A repeat of the newest host call not yet handed over (a clock read in a loop):
-            // counted into its record, no new one; such a call is never watched. Once the run
-            // spans RUN_SPAN it is handed over, and the next call starts a new record.
-            let absorbed = st.done.last_mut().is_some_and(|prev| prev.absorb(&item));
-            let long_run = absorbed
-                && st
-                    .done
-                    .last()
-                    .is_some_and(|p| p.last.saturating_duration_since(p.at) >= RUN_SPAN);
-            if absorbed && !long_run {
-                return true;
+            match Self::add_done(&mut st, item) {
+                Some(full) => full,
+                None => return true,
             }
-            // A denial or a sensitive open goes to the writer (and so to detection) soon, not
-            // with the next full batch: at most every URGENT_EVERY, so a deny flood still
-            // travels in batches.
-            let watched = !absorbed && item.watched();
-            let urgent = watched && st.urgent_at.is_none_or(|t| t.elapsed() >= URGENT_EVERY);
-            if !absorbed {
-                st.done.push(item);
-            }
-            if st.done.len() < BATCH && !urgent && !long_run {
-                return true;
-            }
-            if urgent {
-                st.urgent_at = Some(Instant::now());
-            }
-            st.sent += 1;
-            st.sent_watched |= watched || st.done.iter().any(HostCallItem::watched);
-            std::mem::replace(&mut st.done, Vec::with_capacity(BATCH))
         };
-        // Blocks while the writer is behind: back-pressure, never loss. A send fails only when
-        // the writer thread is gone: mark the sink failed, so the call hook refuses the next
-        // host call.
+        self.send(full);
+        true
+    }
+
+    /// Add a finished host call to the batch being built, counted into the newest item when it
+    /// repeats it; the batch, when it is due at the writer.
+    fn add_done(st: &mut State, item: HostCallItem) -> Option<Vec<HostCallItem>> {
+        let absorbed = st.done.last_mut().is_some_and(|prev| prev.absorb(&item));
+        let long_run = absorbed
+            && st
+                .done
+                .last()
+                .is_some_and(|p| p.last.saturating_duration_since(p.at) >= RUN_SPAN);
+        if absorbed && !long_run {
+            return None;
+        }
+        let watched = !absorbed && item.watched();
+        let urgent = watched && st.urgent_at.is_none_or(|t| t.elapsed() >= URGENT_EVERY);
+        if !absorbed {
+            st.done.push(item);
+        }
+        if st.done.len() < BATCH && !urgent && !long_run {
+            return None;
+        }
+        if urgent {
+            st.urgent_at = Some(Instant::now());
+        }
+        st.sent += 1;
+        st.sent_watched |= watched || st.done.iter().any(HostCallItem::watched);
+        Some(std::mem::replace(&mut st.done, Vec::with_capacity(BATCH)))
+    }
+
+    /// Hand a batch of host calls to the writer.
+    fn send(&self, items: Vec<HostCallItem>) {
         let sent = self.tx.send(Msg::HostCalls(HostBatch {
             head: self.head.clone(),
-            items: full,
+            items,
         }));
         if sent.is_err() {
             self.health.fail("the audit writer stopped".into());
         }
-        true
     }
 
     fn event(&self, kind: Kind, event: &Event<'_>) {
@@ -598,6 +610,39 @@ impl CallCapture {
 }
 
 /// Set `name` in a record's arguments, replacing an earlier value (a record's keys are unique).
+/// The sites of host-api's quiet calls, in [`QuietCall::index`] order: the same interface and
+/// function names a traced call of them would have.
+static QUIET_SITES: LazyLock<[Site; QuietCall::ALL.len()]> =
+    LazyLock::new(|| QuietCall::ALL.map(|c| Site::new(c.interface(), c.function())));
+
+/// A clock or random read served without a span (host-api's [`wasmgov_host_api::quiet`]): one
+/// clock read and one uncontended lock, where a traced call costs a span, two events and the
+/// result's `Debug` text. It is recorded as the span path would record it (allowed, `ok`, no
+/// arguments), so a run of them is one record with a count.
+impl QuietRecorder for CallCapture {
+    fn record(&self, call: QuietCall) {
+        let Some(site) = QUIET_SITES.get(call.index()) else {
+            return;
+        };
+        let at = Instant::now();
+        let item = HostCallItem {
+            site,
+            at,
+            us: 0,
+            args: Vec::new(),
+            decision: Decision::Allow,
+            outcome: Cow::Borrowed("ok"),
+            reason: None,
+            count: 1,
+            last: at,
+        };
+        let full = Self::add_done(&mut self.state(), item);
+        if let Some(items) = full {
+            self.send(items);
+        }
+    }
+}
+
 fn set_arg(args: &mut Vec<(&'static str, ArgValue)>, name: &'static str, value: String) {
     match args.iter_mut().find(|(k, _)| *k == name) {
         Some(slot) => slot.1 = ArgValue::Text(value),

@@ -482,6 +482,11 @@ impl CallAudit {
         self.audit.inner.health.clone()
     }
 
+    /// What host-api tells of the clock and random reads it serves without a span.
+    pub(crate) fn quiet_recorder(&self) -> Arc<dyn wasmgov_host_api::quiet::QuietRecorder> {
+        self.capture.clone()
+    }
+
     /// Run `f` with this call's host calls captured.
     pub(crate) fn capture<F: std::future::Future>(
         &self,

@@ -441,6 +441,16 @@ pub fn format_ts(t: SystemTime) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// A record's `ts` (the [`format_ts`] form: RFC 3339 in UTC, `Z`) as microseconds since the
+/// Unix epoch; anything else, an offset other than `Z` included, is no time.
+pub fn ts_micros(ts: &str) -> Option<i64> {
+    if !ts.ends_with('Z') {
+        return None;
+    }
+    let t = time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000).ok()
+}
+
 fn push_ts(out: &mut Vec<u8>, t: SystemTime) {
     let dt = time::OffsetDateTime::from(t);
     push_digits(out, u64::from(dt.year().unsigned_abs()), 4);

@@ -687,46 +687,7 @@ fn push_event(q: &mut Quarantine, e: QuarantineEvent) {
 /// `2026-11-25T20:51:03.123456Z` as µs since the Unix epoch (the form records are written in;
 /// anything else reads as no time).
 pub fn micros(ts: &str) -> Option<i64> {
-    let b = ts.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' {
-        return None;
-    }
-    if b[16] != b':' || !ts.ends_with('Z') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = ts.get(r)?;
-        t.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| t.parse().ok())?
-    };
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
-        return None;
-    }
-    let frac = match &ts[19..ts.len() - 1] {
-        "" => 0,
-        f => {
-            let digits = f.strip_prefix('.')?;
-            if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|c| c.is_ascii_digit())
-            {
-                return None;
-            }
-            let n: i64 = digits.parse().ok()?;
-            let scale = 10i64.pow(digits.len() as u32);
-            n * 1_000_000 / scale
-        }
-    };
-    // Days from the civil date (proleptic Gregorian), after Howard Hinnant's algorithm.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400 + hh * 3600 + mm * 60 + ss) * 1_000_000) + frac)
+    wasmgov::audit::record::ts_micros(ts)
 }
 
 #[cfg(test)]
