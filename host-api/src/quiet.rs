@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use wasmtime::StoreContextMut;
-use wasmtime::component::{Linker, LinkerInstance};
+use wasmtime::component::{ComponentType, Linker, LinkerInstance, Lower};
 use wasmtime_wasi::clocks::WasiClocksCtxView;
 use wasmtime_wasi::p2::bindings::clocks::{monotonic_clock, wall_clock};
 use wasmtime_wasi::p2::bindings::random::{insecure, insecure_seed, random};
@@ -103,81 +103,55 @@ fn versioned(iface: &str) -> String {
     format!("{iface}@{WASI_VERSION}")
 }
 
-type Inst<'a> = LinkerInstance<'a, Sandbox>;
-
-fn clocks(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
-    {
-        let mut m: Inst<'_> = linker.instance(&versioned(QuietCall::MonotonicNow.interface()))?;
-        m.func_wrap("now", |mut cx: StoreContextMut<'_, Sandbox>, (): ()| {
+/// Define `call` in `linker` as `read`, told to the sandbox's recorder first.
+fn define<R>(
+    linker: &mut Linker<Sandbox>,
+    call: QuietCall,
+    read: fn(&mut Sandbox) -> wasmtime::Result<R>,
+) -> wasmtime::Result<()>
+where
+    R: ComponentType + Lower + Send + Sync + 'static,
+{
+    let mut inst: LinkerInstance<'_, Sandbox> = linker.instance(&versioned(call.interface()))?;
+    inst.func_wrap(
+        call.function(),
+        move |mut cx: StoreContextMut<'_, Sandbox>, (): ()| {
             let s = cx.data_mut();
-            note(s, QuietCall::MonotonicNow);
-            Ok((monotonic_clock::Host::now(&mut s.clocks_view())?,))
-        })?;
-        m.func_wrap(
-            "resolution",
-            |mut cx: StoreContextMut<'_, Sandbox>, (): ()| {
-                let s = cx.data_mut();
-                note(s, QuietCall::MonotonicResolution);
-                Ok((monotonic_clock::Host::resolution(&mut s.clocks_view())?,))
-            },
-        )?;
-    }
-    let mut w: Inst<'_> = linker.instance(&versioned(QuietCall::WallNow.interface()))?;
-    w.func_wrap("now", |mut cx: StoreContextMut<'_, Sandbox>, (): ()| {
-        let s = cx.data_mut();
-        note(s, QuietCall::WallNow);
-        Ok((wall_clock::Host::now(&mut s.clocks_view())?,))
-    })?;
-    w.func_wrap(
-        "resolution",
-        |mut cx: StoreContextMut<'_, Sandbox>, (): ()| {
-            let s = cx.data_mut();
-            note(s, QuietCall::WallResolution);
-            Ok((wall_clock::Host::resolution(&mut s.clocks_view())?,))
+            note(s, call);
+            Ok((read(s)?,))
         },
-    )?;
-    Ok(())
+    )
 }
 
-fn randoms(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
-    {
-        let mut r: Inst<'_> = linker.instance(&versioned(QuietCall::RandomU64.interface()))?;
-        r.func_wrap(
-            "get-random-u64",
-            |mut cx: StoreContextMut<'_, Sandbox>, (): ()| {
-                let s = cx.data_mut();
-                note(s, QuietCall::RandomU64);
-                Ok((random::Host::get_random_u64(s.random_ctx())?,))
-            },
-        )?;
-    }
-    {
-        let mut i: Inst<'_> = linker.instance(&versioned(QuietCall::InsecureU64.interface()))?;
-        i.func_wrap(
-            "get-insecure-random-u64",
-            |mut cx: StoreContextMut<'_, Sandbox>, (): ()| {
-                let s = cx.data_mut();
-                note(s, QuietCall::InsecureU64);
-                Ok((insecure::Host::get_insecure_random_u64(s.random_ctx())?,))
-            },
-        )?;
-    }
-    let mut seed: Inst<'_> = linker.instance(&versioned(QuietCall::InsecureSeed.interface()))?;
-    seed.func_wrap(
-        "insecure-seed",
-        |mut cx: StoreContextMut<'_, Sandbox>, (): ()| {
-            let s = cx.data_mut();
-            note(s, QuietCall::InsecureSeed);
-            Ok((insecure_seed::Host::insecure_seed(s.random_ctx())?,))
-        },
-    )?;
-    Ok(())
+fn all(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
+    use QuietCall::*;
+    define(linker, MonotonicNow, |s| {
+        monotonic_clock::Host::now(&mut s.clocks_view())
+    })?;
+    define(linker, MonotonicResolution, |s| {
+        monotonic_clock::Host::resolution(&mut s.clocks_view())
+    })?;
+    define(linker, WallNow, |s| {
+        wall_clock::Host::now(&mut s.clocks_view())
+    })?;
+    define(linker, WallResolution, |s| {
+        wall_clock::Host::resolution(&mut s.clocks_view())
+    })?;
+    define(linker, RandomU64, |s| {
+        random::Host::get_random_u64(s.random_ctx())
+    })?;
+    define(linker, InsecureU64, |s| {
+        insecure::Host::get_insecure_random_u64(s.random_ctx())
+    })?;
+    define(linker, InsecureSeed, |s| {
+        insecure_seed::Host::insecure_seed(s.random_ctx())
+    })
 }
 
 /// Define the quiet calls over the stock ones already in `linker` (shadowing them).
 pub(crate) fn add_to_linker(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
-    let r = clocks(linker).and_then(|()| randoms(linker));
+    let r = all(linker);
     linker.allow_shadowing(false);
     r
 }
